@@ -1,0 +1,25 @@
+/** The CloudFormation stack of a stage: `sluice-<stage>`. Shared by the CDK app and the release CLI. */
+export function stackName(stage: string): string {
+  return `sluice-${stage}`;
+}
+
+/** The SSM parameter that holds a stage's current release version. */
+export function currentVersionParameterName(stage: string): string {
+  return `/sluice/${stage}/current-version`;
+}
+
+/** Output keys of a stage's stack; the release CLI reads them with DescribeStacks. */
+export const StackOutputs = {
+  targetGroupArn: 'TargetGroupArn',
+  autoScalingGroupName: 'AutoScalingGroupName',
+  artifactBucketName: 'ArtifactBucketName',
+  releaseTableName: 'ReleaseTableName',
+  currentVersionParameterName: 'CurrentVersionParameterName',
+  releaseGateAlarmName: 'ReleaseGateAlarmName',
+  queueUrl: 'QueueUrl',
+  deadLetterQueueUrl: 'DeadLetterQueueUrl',
+  streamName: 'StreamName',
+  checkpointTableName: 'CheckpointTableName',
+  loadBalancerDnsName: 'LoadBalancerDnsName',
+  alarmTopicArn: 'AlarmTopicArn',
+} as const;

@@ -1,0 +1,34 @@
+import type { AppTierSettings } from '../constructs/app-tier/app-tier.ts';
+import type { EventStreamSettings } from '../constructs/event-stream/event-stream.ts';
+import type { MonitoringSettings } from '../constructs/monitoring/monitoring.ts';
+import type { ReleaseResourcesSettings } from '../constructs/release-resources/release-resources.ts';
+import type { WorkQueueSettings } from '../constructs/work-queue/work-queue.ts';
+
+/**
+ * Everything that differs between stages. Each setting belongs to one construct, whose props
+ * document its default; a stage sets only what it changes. Setting names are unique across
+ * constructs, so an error or a `-c name=value` override names exactly one.
+ */
+export interface StageConfig
+  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings {
+  /** Lower-case name; the stack is `sluice-<stageName>`. */
+  readonly stageName: string;
+  /**
+   * Protect stateful resources: deletion protection on the load balancer and the tables, and the
+   * tables kept (RETAIN) when the stack is deleted. Buckets are always kept.
+   */
+  readonly protectData: boolean;
+}
+
+/** Thrown when the chosen stage does not exist or its settings cannot be deployed; lists every problem. */
+export class StageConfigError extends Error {
+  constructor(readonly stage: string, readonly problems: readonly string[], message?: string) {
+    super(message ?? `Invalid configuration for stage "${stage}":\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'StageConfigError';
+  }
+
+  static unknownStage(stage: string, known: readonly string[]): StageConfigError {
+    const problem = `stage must be one of ${known.join(', ')} (given "${stage}")`;
+    return new StageConfigError(stage, [problem], `Unknown stage "${stage}". Known stages: ${known.join(', ')}. Choose one with -c stage=NAME.`);
+  }
+}

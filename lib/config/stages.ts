@@ -1,0 +1,24 @@
+import { Duration } from 'aws-cdk-lib';
+import type { StageConfig } from './stage-config.ts';
+
+/** The stages sluice deploys; choose one with `-c stage=NAME` (default `dev`). */
+export const stages: Readonly<Record<string, StageConfig>> = {
+  // Cheapest shape that still has two instances in two AZs, so releases behave as in prod.
+  dev: {
+    stageName: 'dev',
+    protectData: false,
+  },
+  prod: {
+    stageName: 'prod',
+    protectData: true,
+    instanceType: 't3.medium',
+    minCapacity: 2,
+    maxCapacity: 8,
+    // One NAT gateway per AZ: losing an AZ must not cut the other AZ's outbound traffic.
+    natGateways: 2,
+    streamRetention: Duration.days(7),
+    queueRetention: Duration.days(14),
+  },
+};
+
+export const defaultStage = 'dev';

@@ -1,0 +1,388 @@
+import { Annotations, Aws, CfnCondition, type CfnElement, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { FactName } from 'aws-cdk-lib/region-info';
+import type * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { throwIfInvalid } from '../settings-validation.ts';
+import { instanceUserData } from './instance-user-data.ts';
+import { validateAppTierSettings } from './validate-app-tier-settings.ts';
+
+/** The tunable settings of the app tier; every one has a default chosen for fast, safe releases. */
+export interface AppTierSettings {
+  /**
+   * EC2 instance type of the app instances.
+   * @default 't3.small'
+   */
+  readonly instanceType?: string;
+  /**
+   * Fewest instances in the group (at least 2, spread over 2 AZs).
+   * @default 2
+   */
+  readonly minCapacity?: number;
+  /**
+   * Instances the group starts with.
+   * @default - not set, so the group starts at minCapacity and a deploy never resets a group that scaled out
+   */
+  readonly desiredCapacity?: number;
+  /**
+   * Most instances in the group.
+   * @default 4
+   */
+  readonly maxCapacity?: number;
+  /**
+   * Port the web app listens on, behind the load balancer.
+   * @default 8080
+   */
+  readonly appPort?: number;
+  /**
+   * Path the load balancer checks; it must answer 200 only when the instance can serve.
+   * @default '/health'
+   */
+  readonly healthCheckPath?: string;
+  /**
+   * Time between two health checks of one target.
+   * @default 5 seconds (AWS: 30) — a re-registered target becomes healthy in healthyThreshold × this
+   */
+  readonly healthCheckInterval?: Duration;
+  /**
+   * Time after which a health check without an answer fails; less than healthCheckInterval.
+   * @default 4 seconds
+   */
+  readonly healthCheckTimeout?: Duration;
+  /**
+   * Consecutive passing checks before a target is healthy.
+   * @default 2 (AWS: 5)
+   */
+  readonly healthyThreshold?: number;
+  /**
+   * Consecutive failing checks before a target is unhealthy.
+   * @default 3 — one slow answer does not take a target out
+   */
+  readonly unhealthyThreshold?: number;
+  /**
+   * How long a deregistered target keeps serving its open requests before it is removed.
+   * @default 30 seconds (AWS: 300) — every release waits this long per target
+   */
+  readonly deregistrationDelay?: Duration;
+  /**
+   * Time a new instance has to boot and install before failed health checks make the group replace it.
+   * @default 300 seconds
+   */
+  readonly healthCheckGracePeriod?: Duration;
+  /**
+   * How long systemd waits for the worker to finish its in-flight work on stop before SIGKILL.
+   * @default 60 seconds
+   */
+  readonly workerStopTimeout?: Duration;
+  /**
+   * How long `sluice-install` waits for the new version to report itself healthy.
+   * @default 60 seconds
+   */
+  readonly installHealthTimeout?: Duration;
+  /**
+   * NAT gateways for the instances' outbound traffic: 1 (cheaper) or 2 (one per AZ, survives an AZ outage).
+   * @default 1
+   */
+  readonly natGateways?: number;
+  /**
+   * ACM certificate for HTTPS on the load balancer; HTTP then redirects to HTTPS.
+   * @default - plain HTTP on port 80 (a synth warning says so)
+   */
+  readonly certificateArn?: string;
+}
+
+export interface AppTierProps extends AppTierSettings {
+  /** Bucket that receives the load balancer's access logs (SSE-S3, as ALB logging requires). */
+  readonly accessLogsBucket: s3.IBucket;
+  /** Bucket holding release artifacts at `releases/<version>.tgz`; instances may only read it. */
+  readonly artifactBucket: s3.IBucket;
+  /** Parameter naming the version a newly launched instance installs. */
+  readonly currentVersionParameter: ssm.IStringParameter;
+  /**
+   * Protect the load balancer from deletion.
+   * @default false
+   */
+  readonly deletionProtection?: boolean;
+}
+
+/**
+ * An internet-facing ALB in front of an Auto Scaling group of private, SSM-managed EC2 instances
+ * across two AZs, each running the web app and the worker of one release.
+ */
+export class AppTier extends Construct {
+  public readonly vpc: ec2.Vpc;
+  public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  public readonly targetGroup: elbv2.ApplicationTargetGroup;
+  public readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  public readonly instanceRole: iam.Role;
+  public readonly instanceSecurityGroup: ec2.SecurityGroup;
+  /** Fewest instances the group keeps; the healthy-host alarm is derived from it. */
+  public readonly minCapacity: number;
+
+  constructor(scope: Construct, id: string, props: AppTierProps) {
+    super(scope, id);
+    throwIfInvalid('app tier', validateAppTierSettings(props));
+
+    const appPort = props.appPort ?? 8080;
+    const healthCheckPath = props.healthCheckPath ?? '/health';
+    const deregistrationDelay = props.deregistrationDelay ?? Duration.seconds(30);
+    this.minCapacity = props.minCapacity ?? 2;
+
+    // --- network -------------------------------------------------------------------------------
+    // Instances need outbound internet for the external APIs the worker calls, so a NAT gateway is
+    // unavoidable; with it in place, interface endpoints for SSM/SQS/Kinesis/CloudWatch would add
+    // ~$7 per endpoint per AZ per month without adding reachability. The free gateway endpoints for
+    // S3 and DynamoDB keep artifact downloads and checkpoint writes off the NAT (and its data charge).
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: props.natGateways ?? 1,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
+        { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+      ],
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+        DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
+      },
+    });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'FlowLogGroup', {
+          retention: logs.RetentionDays.THREE_MONTHS,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      ),
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+    });
+
+    // --- load balancer -------------------------------------------------------------------------
+    const albSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc: this.vpc,
+      description: 'sluice ALB: HTTP(S) from the internet',
+      allowAllOutbound: false,
+    });
+    Validations.of(albSecurityGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'The ALB is the public entry point of the web service: it must accept HTTP(S) from any address; instances admit only this group.',
+    });
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: this.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: albSecurityGroup,
+      dropInvalidHeaderFields: true,
+      deletionProtection: props.deletionProtection ?? false,
+    });
+    this.logAccessLogs(props.accessLogsBucket, 'alb');
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
+      vpc: this.vpc,
+      port: appPort,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.INSTANCE,
+      deregistrationDelay,
+      healthCheck: {
+        path: healthCheckPath,
+        port: 'traffic-port',
+        healthyHttpCodes: '200',
+        interval: props.healthCheckInterval ?? Duration.seconds(5),
+        timeout: props.healthCheckTimeout ?? Duration.seconds(4),
+        healthyThresholdCount: props.healthyThreshold ?? 2,
+        unhealthyThresholdCount: props.unhealthyThreshold ?? 3,
+      },
+    });
+    if (!deregistrationDelay.isUnresolved() && deregistrationDelay.toSeconds() > 300) {
+      Annotations.of(this).addWarningV2('sluice:slowDrain', `deregistrationDelay is ${deregistrationDelay.toSeconds()} seconds: every rolling release waits that long for each target`);
+    }
+    this.addListeners(props.certificateArn, albSecurityGroup);
+
+    // --- instances -----------------------------------------------------------------------------
+    this.instanceSecurityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
+      vpc: this.vpc,
+      description: 'sluice app instances: app port from the ALB only',
+      // Outbound: the external APIs the worker calls and the AWS APIs, all over TLS.
+      allowAllOutbound: true,
+    });
+    this.instanceSecurityGroup.addIngressRule(albSecurityGroup, ec2.Port.tcp(appPort), 'app port from the ALB');
+    albSecurityGroup.addEgressRule(this.instanceSecurityGroup, ec2.Port.tcp(appPort), 'to the app instances');
+
+    this.instanceRole = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'sluice app instance: SSM management, release artifacts, queue, stream and checkpoints',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    Validations.of(this.instanceRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      reason: 'AmazonSSMManagedInstanceCore is the minimum AWS documents for the SSM agent (Session Manager and Run Command, which releases use); instances have no SSH.',
+    });
+    // Only the one call `sluice-install` makes: GetObject on a release artifact.
+    const releaseObjects = props.artifactBucket.arnForObjects('releases/*');
+    this.instanceRole.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [releaseObjects] }));
+    const artifactBucketLogicalId = Stack.of(this).getLogicalId(props.artifactBucket.node.defaultChild as CfnElement);
+    Validations.of(this.instanceRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${artifactBucketLogicalId}.Arn>/releases/*]`,
+      reason: 'Instances install whichever release version is current, so they may read any object under releases/ — and nothing else in the bucket.',
+    });
+    props.currentVersionParameter.grantRead(this.instanceRole);
+
+    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      instanceType: new ec2.InstanceType(props.instanceType ?? 't3.small'),
+      machineImage: ec2.MachineImage.latestAmazonLinux2023(),
+      role: this.instanceRole,
+      securityGroup: this.instanceSecurityGroup,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      associatePublicIpAddress: false,
+      blockDevices: [{
+        deviceName: '/dev/xvda',
+        volume: ec2.BlockDeviceVolume.ebs(20, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }),
+      }],
+      userData: instanceUserData({
+        artifactBucketName: props.artifactBucket.bucketName,
+        currentVersionParameterName: props.currentVersionParameter.parameterName,
+        appPort,
+        healthCheckPath,
+        workerStopTimeoutSeconds: (props.workerStopTimeout ?? Duration.seconds(60)).toSeconds(),
+        installHealthTimeoutSeconds: (props.installHealthTimeout ?? Duration.seconds(60)).toSeconds(),
+      }),
+    });
+
+    this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
+      vpc: this.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      launchTemplate,
+      minCapacity: this.minCapacity,
+      maxCapacity: props.maxCapacity ?? 4,
+      desiredCapacity: props.desiredCapacity,
+      // ELB health checks: an instance whose app stops answering is replaced, not only a dead VM.
+      healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
+        additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
+        gracePeriod: props.healthCheckGracePeriod ?? Duration.seconds(300),
+      }),
+      groupMetrics: [autoscaling.GroupMetrics.all()],
+    });
+    this.autoScalingGroup.attachToApplicationTargetGroup(this.targetGroup);
+    Validations.of(this.autoScalingGroup).acknowledge({
+      id: 'AwsSolutions-AS3',
+      reason: 'Scaling events reach the team through the CloudWatch alarms on healthy/unhealthy hosts and the group metrics on the dashboard; per-event SNS notifications would duplicate them.',
+    });
+  }
+
+  // --- metrics the alarms use ----------------------------------------------------------------
+
+  /** Percentage of requests the load balancer itself answered with 5xx (no healthy target, timeouts), per minute. */
+  metricElb5xxRate(props?: cloudwatch.MathExpressionOptions): cloudwatch.MathExpression {
+    return this.errorRate(this.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1) }), 'ELB 5xx %', props);
+  }
+
+  /** Percentage of requests the app instances answered with 5xx, per minute. */
+  metricTarget5xxRate(props?: cloudwatch.MathExpressionOptions): cloudwatch.MathExpression {
+    return this.errorRate(this.loadBalancer.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: Duration.minutes(1) }), 'Target 5xx %', props);
+  }
+
+  /** Target response time at the 99th percentile, per minute. */
+  metricTargetResponseTimeP99(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.loadBalancer.metrics.targetResponseTime({ statistic: 'p99', period: Duration.minutes(1), ...props });
+  }
+
+  /** Most targets the load balancer counted unhealthy within each minute. */
+  metricUnhealthyHosts(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.targetGroup.metrics.unhealthyHostCount({ statistic: 'Maximum', period: Duration.minutes(1), ...props });
+  }
+
+  /** Fewest healthy targets seen within each minute. */
+  metricHealthyHosts(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.targetGroup.metrics.healthyHostCount({ statistic: 'Minimum', period: Duration.minutes(1), ...props });
+  }
+
+  private errorRate(errors: cloudwatch.Metric, label: string, props?: cloudwatch.MathExpressionOptions): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      // Minutes without requests have no data; they count as 0 % rather than leaving the alarm unknown.
+      expression: 'IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)',
+      usingMetrics: { errors, requests: this.loadBalancer.metrics.requestCount({ period: Duration.minutes(1) }) },
+      label,
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /**
+   * Access logs to `bucket` under `prefix`. With a known region this is CDK's own logAccessLogs. An
+   * environment-agnostic stack cannot know which principal delivers ELB logs in its region (an ELB
+   * account in regions opened before August 2022, a service principal after), so the bucket policy
+   * picks the account from a regional mapping at deploy time and always admits the service principal.
+   */
+  private logAccessLogs(bucket: s3.IBucket, prefix: string): void {
+    const stack = Stack.of(this);
+    if (!Token.isUnresolved(stack.region)) {
+      this.loadBalancer.logAccessLogs(bucket, prefix);
+      return;
+    }
+    const elbAccount = stack.regionalFact(FactName.ELBV2_ACCOUNT, 'none');
+    const hasElbAccount = new CfnCondition(this, 'RegionHasElbLogAccount', {
+      expression: Fn.conditionNot(Fn.conditionEquals(elbAccount, 'none')),
+    });
+    const logObjects = bucket.arnForObjects(`${prefix}/AWSLogs/${Aws.ACCOUNT_ID}/*`);
+    const elbPrincipalArn = Fn.conditionIf(
+      hasElbAccount.logicalId,
+      `arn:${Aws.PARTITION}:iam::${elbAccount}:root`,
+      // Elsewhere the account itself, which may write there anyway: the statement stays valid.
+      `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:root`,
+    ).toString();
+    const policyResults = [
+      bucket.addToResourcePolicy(new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        principals: [new iam.ArnPrincipal(elbPrincipalArn)],
+        resources: [logObjects],
+      })),
+      bucket.addToResourcePolicy(new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        principals: [new iam.ServicePrincipal('logdelivery.elasticloadbalancing.amazonaws.com')],
+        resources: [logObjects],
+      })),
+    ];
+    this.loadBalancer.setAttribute('access_logs.s3.enabled', 'true');
+    this.loadBalancer.setAttribute('access_logs.s3.bucket', bucket.bucketName);
+    this.loadBalancer.setAttribute('access_logs.s3.prefix', prefix);
+    // ELB writes a test object when logging is switched on: the policy must exist first.
+    for (const result of policyResults) {
+      if (result.policyDependable) this.loadBalancer.node.addDependency(result.policyDependable);
+    }
+  }
+
+  private addListeners(certificateArn: string | undefined, albSecurityGroup: ec2.SecurityGroup): void {
+    albSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet');
+    if (certificateArn === undefined) {
+      Annotations.of(this).addWarningV2('sluice:plainHttp', 'No certificateArn: the load balancer serves plain HTTP. Set certificateArn to serve HTTPS and redirect HTTP to it.');
+      this.loadBalancer.addListener('Http', {
+        port: 80,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        defaultTargetGroups: [this.targetGroup],
+        open: false,
+      });
+      return;
+    }
+    albSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
+    this.loadBalancer.addListener('Https', {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [elbv2.ListenerCertificate.fromArn(certificateArn)],
+      sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+      defaultTargetGroups: [this.targetGroup],
+      open: false,
+    });
+    this.loadBalancer.addRedirect({
+      sourcePort: 80,
+      sourceProtocol: elbv2.ApplicationProtocol.HTTP,
+      targetPort: 443,
+      targetProtocol: elbv2.ApplicationProtocol.HTTPS,
+      open: false,
+    });
+  }
+}

@@ -1,0 +1,68 @@
+import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { currentVersionParameterName, StackOutputs } from '../config/stack-name.ts';
+import type { StageConfig } from '../config/stage-config.ts';
+import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
+import { AppTier } from '../constructs/app-tier/app-tier.ts';
+import { EventStream } from '../constructs/event-stream/event-stream.ts';
+import { Monitoring } from '../constructs/monitoring/monitoring.ts';
+import { ReleaseResources } from '../constructs/release-resources/release-resources.ts';
+import { WorkQueue } from '../constructs/work-queue/work-queue.ts';
+
+export interface SluiceStackProps extends StackProps {
+  readonly config: StageConfig;
+}
+
+/** One stage of sluice: the app tier, the work queue, the event stream, alarms and release resources. */
+export class SluiceStack extends Stack {
+  constructor(scope: Construct, id: string, props: SluiceStackProps) {
+    super(scope, id, { ...props, description: `sluice (${props.config.stageName}): web service, worker, queue, stream and release resources` });
+    const { config } = props;
+
+    const accessLogs = new AccessLogsBucket(this, 'AccessLogs');
+    const release = new ReleaseResources(this, 'Release', {
+      ...config,
+      accessLogsBucket: accessLogs.bucket,
+      currentVersionParameterName: currentVersionParameterName(config.stageName),
+      retainHistory: config.protectData,
+    });
+    const appTier = new AppTier(this, 'AppTier', {
+      ...config,
+      accessLogsBucket: accessLogs.bucket,
+      artifactBucket: release.artifactBucket,
+      currentVersionParameter: release.currentVersionParameter,
+      deletionProtection: config.protectData,
+    });
+    const workQueue = new WorkQueue(this, 'WorkQueue', config);
+    const eventStream = new EventStream(this, 'EventStream', { ...config, retainCheckpoints: config.protectData });
+    workQueue.grantConsume(appTier.instanceRole);
+    eventStream.grantConsume(appTier.instanceRole);
+    const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });
+
+    const outputs: Record<keyof typeof StackOutputs, string> = {
+      targetGroupArn: appTier.targetGroup.targetGroupArn,
+      autoScalingGroupName: appTier.autoScalingGroup.autoScalingGroupName,
+      artifactBucketName: release.artifactBucket.bucketName,
+      releaseTableName: release.releaseTable.tableName,
+      currentVersionParameterName: release.currentVersionParameter.parameterName,
+      releaseGateAlarmName: monitoring.releaseGate.alarmName,
+      queueUrl: workQueue.queue.queueUrl,
+      deadLetterQueueUrl: workQueue.deadLetterQueue.queueUrl,
+      streamName: eventStream.stream.streamName,
+      checkpointTableName: eventStream.checkpointTable.tableName,
+      loadBalancerDnsName: appTier.loadBalancer.loadBalancerDnsName,
+      alarmTopicArn: monitoring.alarmTopic.topicArn,
+    };
+    for (const [key, value] of Object.entries(outputs)) {
+      new CfnOutput(this, StackOutputs[key as keyof typeof StackOutputs], { value });
+    }
+  }
+
+  /**
+   * Two AZs resolved at deploy time (Fn::GetAZs), even when account and region are known: synth
+   * stays offline and deterministic, with no availability-zone lookup against the account.
+   */
+  override get availabilityZones(): string[] {
+    return [Fn.select(0, Fn.getAzs()), Fn.select(1, Fn.getAzs())];
+  }
+}

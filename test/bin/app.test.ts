@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCdk } from '../helpers/run-cdk.ts';
+
+// These run the real `cdk synth` on bin/app.ts, offline, as a user or CI does.
+describe('cdk synth (bin/app.ts)', () => {
+  it('synthesizes the dev stage by default, with the AWS Solutions checks passing', async () => {
+    const run = await runCdk(['synth', '--quiet']);
+    expect(run.stderr).not.toMatch(/ERROR/);
+    expect(run.exitCode).toBe(0);
+    const template = JSON.parse(readFileSync(join(run.outdir, 'sluice-dev.template.json'), 'utf8'));
+    expect(Object.keys(template.Outputs)).toContain('TargetGroupArn');
+    expect(template.Resources).toBeDefined();
+  });
+
+  it('synthesizes prod with -c stage=prod', async () => {
+    const run = await runCdk(['synth', '--quiet', '-c', 'stage=prod']);
+    expect(run.exitCode).toBe(0);
+    const template = JSON.parse(readFileSync(join(run.outdir, 'sluice-prod.template.json'), 'utf8'));
+    const tables = Object.values(template.Resources as Record<string, { Type: string; DeletionPolicy?: string }>).filter((resource) => resource.Type === 'AWS::DynamoDB::Table');
+    expect(tables.map((table) => table.DeletionPolicy)).toEqual(['Retain', 'Retain']);
+  });
+
+  it('targets the account and region from the environment when given, still offline', async () => {
+    const run = await runCdk(['synth', '--quiet'], { CDK_DEPLOY_ACCOUNT: '123456789012', CDK_DEPLOY_REGION: 'eu-west-1' });
+    expect(run.exitCode).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8'));
+    expect(manifest.artifacts['sluice-dev'].environment).toBe('aws://123456789012/eu-west-1');
+  });
+
+  it('fails on an unknown stage, listing the known ones, without a stack trace', async () => {
+    const run = await runCdk(['synth', '--quiet', '-c', 'stage=nope']);
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toContain('Unknown stage "nope". Known stages: dev, prod. Choose one with -c stage=NAME.');
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('fails on bad settings, listing every problem, without a stack trace', async () => {
+    const run = await runCdk(['synth', '--quiet', '-c', 'deregistrationDelay=4000', '-c', 'maxReceiveCount=0']);
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toContain('Invalid configuration for stage "dev":\n'
+      + '  - deregistrationDelay must be between 0 and 3600 seconds (given 4000)\n'
+      + '  - maxReceiveCount must be a whole number between 1 and 1000 (given 0)');
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+});

@@ -1,0 +1,141 @@
+import { Duration } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { resolveStageConfig } from '../../lib/config/resolve-stage-config.ts';
+import { StageConfigError } from '../../lib/config/stage-config.ts';
+import { stages } from '../../lib/config/stages.ts';
+
+const context = (values: Record<string, unknown>) => (key: string) => values[key];
+
+function problemsOf(run: () => unknown): readonly string[] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof StageConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a StageConfigError');
+}
+
+describe('resolveStageConfig', () => {
+  it('defaults to the dev stage', () => {
+    expect(resolveStageConfig().stageName).toBe('dev');
+    expect(resolveStageConfig(undefined).stageName).toBe('dev');
+  });
+
+  it('returns every defined stage as it is defined', () => {
+    for (const [name, config] of Object.entries(stages)) {
+      expect(resolveStageConfig(name)).toEqual(config);
+    }
+    expect(resolveStageConfig('prod').protectData).toBe(true);
+    expect(resolveStageConfig('dev').protectData).toBe(false);
+  });
+
+  it('names the known stages when the stage is unknown', () => {
+    expect(() => resolveStageConfig('nope')).toThrow('Unknown stage "nope". Known stages: dev, prod. Choose one with -c stage=NAME.');
+    expect(() => resolveStageConfig('toString')).toThrow(/Unknown stage "toString"/);
+  });
+
+  it('lists every problem in one error, each with the setting, the range and the value', () => {
+    const problems = problemsOf(() =>
+      resolveStageConfig('dev', context({
+        deregistrationDelay: '4000',
+        minCapacity: '1',
+        maxReceiveCount: '0',
+        healthCheckInterval: '2s',
+        streamRetention: '12h',
+        alarmEmail: 'not-an-address',
+      })),
+    );
+    expect(problems).toEqual([
+      'minCapacity must be a whole number between 2 and 100 (given 1)',
+      'healthCheckInterval must be between 5 and 300 seconds (given 2)',
+      'healthCheckTimeout must be less than healthCheckInterval (2 seconds) (given 4)',
+      'deregistrationDelay must be between 0 and 3600 seconds (given 4000)',
+      'maxReceiveCount must be a whole number between 1 and 1000 (given 0)',
+      'streamRetention must be a whole number of hours between 24 and 8760 (given 12 hours)',
+      'alarmEmail must be an e-mail address such as ops@example.com (given "not-an-address")',
+    ]);
+  });
+
+  it('puts the list in the error message', () => {
+    expect(() => resolveStageConfig('prod', context({ deregistrationDelay: 4000, appPort: 80 }))).toThrow(
+      'Invalid configuration for stage "prod":\n'
+        + '  - appPort must be a whole number between 1024 and 65535 (given 80)\n'
+        + '  - deregistrationDelay must be between 0 and 3600 seconds (given 4000)',
+    );
+  });
+
+  it('reports overrides it cannot read, next to the range problems', () => {
+    expect(problemsOf(() => resolveStageConfig('dev', context({ maxReceiveCount: 'abc', deregistrationDelay: 'soon', protectData: 'yes', minCapacity: 1 })))).toEqual([
+      'protectData must be true or false (given "yes")',
+      'deregistrationDelay must be a duration such as 30, 30s, 5m, 2h or 7d (given "soon")',
+      'maxReceiveCount must be a whole number (given "abc")',
+      'minCapacity must be a whole number between 2 and 100 (given 1)',
+    ]);
+  });
+
+  it('reads durations in seconds or with a unit', () => {
+    const config = resolveStageConfig('dev', context({
+      deregistrationDelay: '45',
+      healthCheckInterval: '10s',
+      queueRetention: '2d',
+      streamRetention: '48h',
+      queueMessageAgeThreshold: '10m',
+      responseTimeP99Threshold: '750ms',
+    }));
+    expect(config.deregistrationDelay?.toSeconds()).toBe(45);
+    expect(config.healthCheckInterval?.toSeconds()).toBe(10);
+    expect(config.queueRetention?.toDays()).toBe(2);
+    expect(config.streamRetention?.toHours()).toBe(48);
+    expect(config.queueMessageAgeThreshold?.toMinutes()).toBe(10);
+    expect(config.responseTimeP99Threshold?.toMilliseconds()).toBe(750);
+  });
+
+  it('reads numbers, booleans and text, from the command line (strings) or cdk.json (JSON values)', () => {
+    const config = resolveStageConfig('dev', context({
+      minCapacity: '3',
+      maxCapacity: 6,
+      protectData: true,
+      elb5xxRateThreshold: '0.5',
+      instanceType: 'm7i.large',
+      streamMode: 'PROVISIONED',
+      shardCount: '4',
+    }));
+    expect(config).toMatchObject({ minCapacity: 3, maxCapacity: 6, protectData: true, elb5xxRateThreshold: 0.5, instanceType: 'm7i.large', streamMode: 'PROVISIONED', shardCount: 4 });
+  });
+
+  it('checks settings against each other', () => {
+    expect(problemsOf(() => resolveStageConfig('dev', context({
+      minCapacity: 4,
+      maxCapacity: 3,
+      desiredCapacity: 5,
+      healthCheckInterval: 5,
+      healthCheckTimeout: 5,
+      shardCount: 2,
+      minHealthyHosts: 6,
+    })))).toEqual([
+      'maxCapacity must be at least minCapacity (4) (given 3)',
+      'desiredCapacity must be between minCapacity (4) and maxCapacity (3) (given 5)',
+      'healthCheckTimeout must be less than healthCheckInterval (5 seconds) (given 5)',
+      'shardCount applies only when streamMode is PROVISIONED (given 2 with ON_DEMAND); remove it or set streamMode to PROVISIONED',
+      'minHealthyHosts must be at most minCapacity (4), or the healthy-hosts alarm fires whenever the group is at its minimum (given 6)',
+    ]);
+  });
+
+  it('rejects fractions where whole units are needed', () => {
+    expect(problemsOf(() => resolveStageConfig('dev', context({ deregistrationDelay: '1.5', maxReceiveCount: '2.5', streamMode: 'FAST', certificateArn: 'my-cert' })))).toEqual([
+      'deregistrationDelay must be a whole number of seconds (given 1.5 seconds)',
+      'certificateArn must be an ACM certificate ARN such as arn:aws:acm:eu-west-1:123456789012:certificate/… (given "my-cert")',
+      'maxReceiveCount must be a whole number between 1 and 1000 (given 2.5)',
+      'streamMode must be one of PROVISIONED, ON_DEMAND (given "FAST")',
+    ]);
+  });
+
+  it('accepts every boundary of every range', () => {
+    expect(() => resolveStageConfig('dev', context({
+      deregistrationDelay: 0, healthCheckInterval: 300, healthCheckTimeout: 120, healthyThreshold: 10, unhealthyThreshold: 2,
+      queueVisibilityTimeout: 43200, maxReceiveCount: 1000, queueRetention: 60, streamRetention: '8760h', appPort: 65535,
+    }))).not.toThrow();
+    expect(resolveStageConfig('dev', context({ deregistrationDelay: '3600' })).deregistrationDelay).toEqual(Duration.seconds(3600));
+  });
+});
