@@ -11,10 +11,10 @@ export const SIMULATION_EPOCH = Date.UTC(2026, 0, 1);
  * time only jumps when all pending work is waiting on a timer or on that I/O.
  */
 export class VirtualClock implements Clock {
-  readonly timers: FakeTimers.NodeClock;
+  readonly timers: ReturnType<typeof FakeTimers.createClock>;
 
   constructor(start = SIMULATION_EPOCH) {
-    this.timers = FakeTimers.createClock(start) as FakeTimers.NodeClock;
+    this.timers = FakeTimers.createClock(start);
   }
 
   now(): number {
