@@ -7,11 +7,12 @@ export const SIMULATION_EPOCH = Date.UTC(2026, 0, 1);
 /**
  * A discrete-event clock for simulations: `sleep` schedules a virtual timer, and `run` advances
  * virtual time to the next timer whenever nothing else is left to run, so a release that takes an
- * hour of AWS time finishes in milliseconds. Real I/O (e.g. dynalite) still completes in real time;
- * time only jumps when all pending work is waiting on a timer or on that I/O.
+ * hour of AWS time finishes in milliseconds. Real I/O wrapped in `io` (e.g. dynalite) completes in
+ * real time and takes no virtual time.
  */
 export class VirtualClock implements Clock {
   readonly timers: ReturnType<typeof FakeTimers.createClock>;
+  private pendingIo = 0;
 
   constructor(start = SIMULATION_EPOCH) {
     this.timers = FakeTimers.createClock(start);
@@ -39,6 +40,19 @@ export class VirtualClock implements Clock {
     });
   }
 
+  /**
+   * Runs real I/O (e.g. a dynalite request) as taking no virtual time: `run` does not advance the
+   * clock while any is in flight, so a slow local request never lets a simulated timer jump ahead.
+   */
+  async io<T>(work: () => Promise<T>): Promise<T> {
+    this.pendingIo += 1;
+    try {
+      return await work();
+    } finally {
+      this.pendingIo -= 1;
+    }
+  }
+
   /** Schedules `callback` at virtual time `at` (ms since epoch); returns a cancel function. */
   at(at: number, callback: () => void): () => void {
     const timer = this.timers.setTimeout(callback, Math.max(0, at - this.now()));
@@ -63,7 +77,7 @@ export class VirtualClock implements Clock {
       if (settled) break;
       if (this.now() - startedAt > limitMs) throw new Error(`simulation ran past ${limitMs} ms of virtual time`);
       if (Date.now() - realStart > realLimitMs) throw new Error(`simulation made no progress for ${realLimitMs} ms of real time`);
-      if (this.timers.countTimers() > 0) await this.timers.nextAsync();
+      if (this.pendingIo === 0 && this.timers.countTimers() > 0) await this.timers.nextAsync();
     }
     return tracked;
   }

@@ -63,3 +63,5 @@ done
 # --- keep the five newest releases for fast rollback ----------------------------------------
 ls -1dt "$releases"/*/ 2>/dev/null | tail -n +6 | grep -v "/${version}/$" | xargs -r rm -rf
 echo "sluice-install: ${version} is live"
+# Last line: what the new version's health check answered; the release verifies the version from it.
+printf '%s\n' "$body"

@@ -46,10 +46,15 @@ export interface InstallOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface InstallResult {
+  /** The version the target's own health check reported at the end of the install, when the installer saw it. */
+  readonly reportedVersion?: string;
+}
+
 /** Puts a version live on one target (stopping its worker gracefully first). */
 export interface Installer {
   /** Throws InstallFailedError carrying the tail of the installer's output. */
-  install(targetId: string, version: string, options: InstallOptions): Promise<void>;
+  install(targetId: string, version: string, options: InstallOptions): Promise<InstallResult>;
   /** The version the target reports it runs, or undefined when it cannot tell. */
   installedVersion(targetId: string, signal?: AbortSignal): Promise<string | undefined>;
 }
@@ -72,6 +77,8 @@ export interface InstanceGuard {
   /** The version newly launched instances install. */
   launchVersion(signal?: AbortSignal): Promise<string | undefined>;
   setLaunchVersion(version: string, signal?: AbortSignal): Promise<void>;
+  /** True when the target's instance is terminated or terminating: it will not come back, so it is skipped. */
+  isTerminated(targetId: string, signal?: AbortSignal): Promise<boolean>;
 }
 
 // --- release table: lock, journal, history ----------------------------------------------------
@@ -98,7 +105,7 @@ export type LockAttempt =
   | { readonly acquired: false; readonly heldBy: LockState };
 
 /** Where a target is in a release; written before each step starts. */
-export type TargetStep = 'deregistering' | 'draining' | 'installing' | 'verifying' | 'registering' | 'waiting-healthy' | 'baking' | 'done';
+export type TargetStep = 'preflight' | 'deregistering' | 'draining' | 'installing' | 'verifying' | 'registering' | 'waiting-healthy' | 'baking' | 'done';
 
 export interface JournalTarget {
   readonly targetId: string;

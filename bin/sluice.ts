@@ -1,0 +1,40 @@
+#!/usr/bin/env -S node --disable-warning=NodeVersionSupportWarning --import tsx
+// sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`). A thin shell over
+// lib/runtime/release/cli: real AWS clients, the system clock, and SIGINT/SIGTERM wired to a safe stop.
+import { appendFile } from 'node:fs/promises';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { systemClock } from '../lib/runtime/release/clock.ts';
+import { runCli } from '../lib/runtime/release/cli/run-cli.ts';
+
+const interrupt = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`sluice: ${signal}: finishing the target in flight and putting it back; ${signal} again to exit now\n`);
+    interrupt.abort();
+    process.once(signal, () => process.exit(130));
+  });
+}
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  clients: (region) => ({
+    elbv2: new ElasticLoadBalancingV2Client({ region }),
+    ssm: new SSMClient({ region }),
+    cloudWatch: new CloudWatchClient({ region }),
+    autoScaling: new AutoScalingClient({ region }),
+    cloudFormation: new CloudFormationClient({ region }),
+    s3: new S3Client({ region }),
+    dynamoDb: new DynamoDBClient({ region }),
+  }),
+  clock: systemClock,
+  env: process.env,
+  stdout: (line) => process.stdout.write(`${line}\n`),
+  stderr: (line) => process.stderr.write(`${line}\n`),
+  appendSummary: (path, markdown) => appendFile(path, markdown),
+  signal: interrupt.signal,
+});

@@ -1,0 +1,202 @@
+import { parseArgs } from 'node:util';
+import { stackName } from '../../../config/stack-name.ts';
+import type { MaxUnavailable } from '../capacity.ts';
+import { BadInputError } from '../errors.ts';
+import { parseDurationMs } from './duration.ts';
+
+/** Stack outputs the CLI needs; each can come from the stack or from a flag. */
+export interface ReleaseTargets {
+  readonly targetGroupArn?: string;
+  readonly autoScalingGroupName?: string;
+  readonly artifactBucketName?: string;
+  readonly releaseTableName?: string;
+  readonly currentVersionParameterName?: string;
+  readonly releaseGateAlarmName?: string;
+}
+
+interface CommonArgs {
+  readonly stage: string;
+  readonly stackName: string;
+  readonly region?: string;
+  readonly json: boolean;
+  readonly overrides: ReleaseTargets;
+}
+
+export interface ReleaseArgs extends CommonArgs {
+  readonly command: 'release';
+  readonly version: string;
+  readonly maxUnavailable: MaxUnavailable;
+  readonly minHealthy?: number;
+  readonly bakeMs: number;
+  readonly supersede: boolean;
+  readonly dryRun: boolean;
+  readonly installTimeoutMs: number;
+  readonly installEstimateMs: number;
+  readonly lockWaitMs: number;
+  readonly extraAlarms: string[];
+  readonly holder?: string;
+}
+
+export interface StatusArgs extends CommonArgs {
+  readonly command: 'status';
+  readonly history: number;
+}
+
+export type CliArgs = ReleaseArgs | StatusArgs | { readonly command: 'help'; readonly topic?: string };
+
+export const usage = `Usage:
+  sluice release <version> [options]   roll <version> out, one target at a time
+  sluice status [options]              versions, health, lock holder and recent releases
+
+Options (release):
+  --stage S                  stage whose stack to release (default: dev; stack sluice-<stage>)
+  --max-unavailable N|P%     targets out of the load balancer at once (default: 1)
+  --min-healthy N            healthy targets that must remain (default: targets - max-unavailable, at least 1)
+  --bake D                   serve on the new version this long before checking alarms (default: 0s)
+  --supersede                give up cleanly when a newer version is waiting or already released
+  --dry-run                  print the plan and its time budget; change nothing
+  --json                     NDJSON events on stdout instead of progress lines
+  --install-timeout D        per target (default: 10m)
+  --install-estimate D       install time used by --dry-run's budget (default: 30s)
+  --lock-timeout D           how long to wait for another release's lock (default: 15m)
+  --alarm NAME               also watch this CloudWatch alarm (repeatable)
+  --holder TEXT              who is releasing, shown to others (default: $GITHUB_ACTOR/$USER@host)
+Options (both):
+  --region R                 AWS region (default: the SDK's, e.g. $AWS_REGION)
+  --stack-name NAME          read outputs from this stack instead of sluice-<stage>
+  --target-group-arn, --auto-scaling-group, --artifact-bucket, --release-table,
+  --version-parameter, --release-gate-alarm
+                             use this value instead of the stack output
+  --history N                (status) releases to show (default: 10)
+Durations: 500ms, 30s, 5m, 1h, or a number of seconds.
+
+Exit codes: 0 released; 1 failed and rolled back; 2 failed and rollback failed;
+            3 bad input (nothing touched); 4 lock not acquired; 5 superseded.`;
+
+const versionPattern = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const stagePattern = /^[a-z][a-z0-9-]{0,19}$/;
+
+/** Reads the command line; every problem is reported at once as a BadInputError that says the fix. */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(argv);
+  } catch (error) {
+    throw new BadInputError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${usage}`);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') return { command: 'help', topic: rest[0] };
+  if (command !== 'release' && command !== 'status') {
+    throw new BadInputError(`unknown command "${command}": use "sluice release <version>" or "sluice status"\n\n${usage}`);
+  }
+
+  const problems: string[] = [];
+  const stage = values.stage ?? 'dev';
+  if (!stagePattern.test(stage)) problems.push(`--stage must be a stage name such as dev or prod (given "${stage}")`);
+  const overrides: ReleaseTargets = {
+    targetGroupArn: values['target-group-arn'],
+    autoScalingGroupName: values['auto-scaling-group'],
+    artifactBucketName: values['artifact-bucket'],
+    releaseTableName: values['release-table'],
+    currentVersionParameterName: values['version-parameter'],
+    releaseGateAlarmName: values['release-gate-alarm'],
+  };
+  if (overrides.targetGroupArn !== undefined && !/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/.+/.test(overrides.targetGroupArn)) {
+    problems.push(`--target-group-arn must be a target group ARN (arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>) (given "${overrides.targetGroupArn}")`);
+  }
+  const common: CommonArgs = { stage, stackName: values['stack-name'] ?? stackName(stage), region: values.region, json: values.json ?? false, overrides };
+
+  if (command === 'status') {
+    const history = values.history === undefined ? 10 : Number(values.history);
+    if (!Number.isInteger(history) || history < 0 || history > 100) problems.push(`--history must be a whole number from 0 to 100 (given "${values.history}")`);
+    if (rest.length > 0) problems.push(`status takes no arguments (given "${rest.join(' ')}")`);
+    throwIfProblems(problems);
+    return { command, ...common, history };
+  }
+
+  const [version, ...extra] = rest;
+  if (version === undefined) problems.push('release needs the version to roll out: sluice release <version> (e.g. the commit SHA)');
+  else if (!versionPattern.test(version)) problems.push(`version must be 1–128 letters, digits, ".", "_", "+" or "-", starting with a letter or digit (given "${version}")`);
+  if (extra.length > 0) problems.push(`release takes one version (given also "${extra.join(' ')}")`);
+
+  const maxUnavailable = parseMaxUnavailable(values['max-unavailable'] ?? '1', problems);
+  let minHealthy: number | undefined;
+  if (values['min-healthy'] !== undefined) {
+    minHealthy = Number(values['min-healthy']);
+    if (!Number.isInteger(minHealthy) || minHealthy < 1) problems.push(`--min-healthy must be a whole number of at least 1 (given "${values['min-healthy']}")`);
+  }
+  const duration = (flag: string, text: string | undefined, fallback: string, min: number, max: number): number => {
+    const ms = parseDurationMs(text ?? fallback);
+    if (ms === undefined) problems.push(`--${flag} must be a duration such as 30s, 5m or 1h (given "${text}")`);
+    else if (ms < min || ms > max) problems.push(`--${flag} must be between ${min / 1000}s and ${max / 1000}s (given "${text}")`);
+    return ms ?? 0;
+  };
+  const bakeMs = duration('bake', values.bake, '0s', 0, 3_600_000);
+  const installTimeoutMs = duration('install-timeout', values['install-timeout'], '10m', 10_000, 2 * 3_600_000);
+  const installEstimateMs = duration('install-estimate', values['install-estimate'], '30s', 0, 2 * 3_600_000);
+  const lockWaitMs = duration('lock-timeout', values['lock-timeout'], '15m', 0, 6 * 3_600_000);
+  throwIfProblems(problems);
+
+  return {
+    command,
+    ...common,
+    version: version as string,
+    maxUnavailable,
+    minHealthy,
+    bakeMs,
+    supersede: values.supersede ?? false,
+    dryRun: values['dry-run'] ?? false,
+    installTimeoutMs,
+    installEstimateMs,
+    lockWaitMs,
+    extraAlarms: values.alarm ?? [],
+    holder: values.holder,
+  };
+}
+
+function parseOptions(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      stage: { type: 'string' },
+      region: { type: 'string' },
+      json: { type: 'boolean' },
+      'max-unavailable': { type: 'string' },
+      'min-healthy': { type: 'string' },
+      bake: { type: 'string' },
+      supersede: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      'install-timeout': { type: 'string' },
+      'install-estimate': { type: 'string' },
+      'lock-timeout': { type: 'string' },
+      alarm: { type: 'string', multiple: true },
+      holder: { type: 'string' },
+      history: { type: 'string' },
+      'stack-name': { type: 'string' },
+      'target-group-arn': { type: 'string' },
+      'auto-scaling-group': { type: 'string' },
+      'artifact-bucket': { type: 'string' },
+      'release-table': { type: 'string' },
+      'version-parameter': { type: 'string' },
+      'release-gate-alarm': { type: 'string' },
+    },
+  });
+}
+
+function parseMaxUnavailable(text: string, problems: string[]): MaxUnavailable {
+  const count = /^\d+$/.test(text) ? Number(text) : undefined;
+  if (count !== undefined && count >= 1) return count;
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (percent && Number(percent[1]) > 0 && Number(percent[1]) <= 100) return `${Number(percent[1])}%`;
+  problems.push(`--max-unavailable must be a count of at least 1 (e.g. 2) or a percentage from 1% to 100% (e.g. 25%) (given "${text}")`);
+  return 1;
+}
+
+function throwIfProblems(problems: readonly string[]): void {
+  if (problems.length === 1) throw new BadInputError(problems[0]);
+  if (problems.length > 1) throw new BadInputError(`${problems.length} problems:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+}

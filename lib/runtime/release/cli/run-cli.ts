@@ -1,0 +1,279 @@
+import { hostname, userInfo } from 'node:os';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { StackOutputs } from '../../../config/stack-name.ts';
+import { artifactExists } from '../aws/artifact-exists.ts';
+import { AutoScalingInstanceGuard } from '../aws/auto-scaling-instance-guard.ts';
+import { readStackOutputs } from '../aws/cloudformation-stack-outputs.ts';
+import { CloudWatchAlarmGate } from '../aws/cloudwatch-alarm-gate.ts';
+import { Elbv2TargetPool } from '../aws/elbv2-target-pool.ts';
+import { SsmInstaller } from '../aws/ssm-installer.ts';
+import { resolveCapacity } from '../capacity.ts';
+import type { Clock } from '../clock.ts';
+import { DynamoDbReleaseStore } from '../dynamodb-release-store.ts';
+import { BadInputError, CapacityError, LockNotAcquiredError, ReleaseError } from '../errors.ts';
+import type { ReleaseOutcome } from '../ports.ts';
+import { releaseBudget } from '../release-budget.ts';
+import { ReleaseEngine } from '../release-engine.ts';
+import { formatDuration } from './duration.ts';
+import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
+import { type ReleaseArgs, type ReleaseTargets, type StatusArgs, parseCliArgs, usage } from './parse-args.ts';
+import { reportProgress } from './progress-reporter.ts';
+import { releaseSummaryMarkdown } from './step-summary.ts';
+
+export interface AwsClients {
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  readonly ssm: SSMClient;
+  readonly cloudWatch: CloudWatchClient;
+  readonly autoScaling: AutoScalingClient;
+  readonly cloudFormation: CloudFormationClient;
+  readonly s3: S3Client;
+  readonly dynamoDb: DynamoDBClient;
+}
+
+/** What the CLI needs from the outside world; bin/sluice.ts passes the real ones, tests a simulation. */
+export interface CliEnvironment {
+  readonly clients: (region: string | undefined) => AwsClients;
+  readonly clock: Clock;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdout: (line: string) => void;
+  readonly stderr: (line: string) => void;
+  /** Appends Markdown to the GitHub job summary file. */
+  readonly appendSummary: (path: string, markdown: string) => Promise<void>;
+  /** Aborted on SIGINT/SIGTERM: the release stops starting work and puts the target in flight back. */
+  readonly signal?: AbortSignal;
+  /** How often adapters poll AWS. @default 1000 ms */
+  readonly pollIntervalMs?: number;
+}
+
+const outcomeExitCode: Record<ReleaseOutcome, ExitCodeValue> = {
+  succeeded: ExitCode.success,
+  'rolled-back': ExitCode.rolledBack,
+  aborted: ExitCode.rolledBack,
+  'rollback-failed': ExitCode.rollbackFailed,
+  superseded: ExitCode.superseded,
+};
+
+/** Runs one `sluice` command and returns its exit code; never throws. */
+export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<ExitCodeValue> {
+  try {
+    const args = parseCliArgs(argv);
+    if (args.command === 'help') {
+      environment.stdout(usage);
+      return ExitCode.success;
+    }
+    return args.command === 'release' ? await release(args, environment) : await status(args, environment);
+  } catch (error) {
+    return reportError(error, environment);
+  }
+}
+
+function reportError(error: unknown, { stderr }: CliEnvironment): ExitCodeValue {
+  if (error instanceof BadInputError) {
+    stderr(`sluice: ${error.message}`);
+    return ExitCode.badInput;
+  }
+  if (error instanceof LockNotAcquiredError) {
+    stderr(`sluice: ${error.message}`);
+    return ExitCode.lockNotAcquired;
+  }
+  if (error instanceof CapacityError) {
+    stderr(`sluice: nothing was changed: ${error.message}`);
+    return ExitCode.rolledBack;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof ReleaseError ? ` [${error.reasonCode}]` : '';
+  stderr(`sluice: the release stopped unexpectedly${code}: ${message}\nRun "sluice status" to see every target; rerunning the release repairs any target it left out of the load balancer.`);
+  return ExitCode.rollbackFailed;
+}
+
+// --- wiring ----------------------------------------------------------------------------------------
+
+const requiredForRelease: (keyof ReleaseTargets)[] = ['targetGroupArn', 'autoScalingGroupName', 'artifactBucketName', 'releaseTableName', 'currentVersionParameterName', 'releaseGateAlarmName'];
+const flagFor: Record<keyof ReleaseTargets, string> = {
+  targetGroupArn: '--target-group-arn',
+  autoScalingGroupName: '--auto-scaling-group',
+  artifactBucketName: '--artifact-bucket',
+  releaseTableName: '--release-table',
+  currentVersionParameterName: '--version-parameter',
+  releaseGateAlarmName: '--release-gate-alarm',
+};
+
+/** Stack outputs, with flags taking precedence; DescribeStacks only when a flag is missing. */
+async function resolveTargets(args: ReleaseArgs | StatusArgs, clients: AwsClients): Promise<Required<ReleaseTargets>> {
+  const resolved: Record<string, string | undefined> = { ...args.overrides };
+  if (requiredForRelease.some((key) => resolved[key] === undefined)) {
+    const outputs = await readStackOutputs(clients.cloudFormation, args.stackName);
+    for (const key of requiredForRelease) resolved[key] ??= outputs[StackOutputs[key]];
+  }
+  const missing = requiredForRelease.filter((key) => resolved[key] === undefined);
+  if (missing.length > 0) {
+    throw new BadInputError(
+      `stack ${args.stackName} has no output ${missing.map((key) => StackOutputs[key]).join(', ')}: deploy the current stack (npx cdk deploy -c stage=${args.stage}) or pass ${missing.map((key) => flagFor[key]).join(', ')}`,
+    );
+  }
+  return resolved as Required<ReleaseTargets>;
+}
+
+function adapters(targets: Required<ReleaseTargets>, clients: AwsClients, environment: CliEnvironment, extraAlarms: readonly string[] = []) {
+  const { clock } = environment;
+  const pollIntervalMs = environment.pollIntervalMs ?? 1000;
+  return {
+    pool: new Elbv2TargetPool({ client: clients.elbv2, targetGroupArn: targets.targetGroupArn, clock, pollIntervalMs }),
+    installer: new SsmInstaller({ client: clients.ssm, clock, pollIntervalMs }),
+    gate: new CloudWatchAlarmGate({ client: clients.cloudWatch, alarmNames: [targets.releaseGateAlarmName, ...extraAlarms] }),
+    guard: new AutoScalingInstanceGuard({
+      autoScaling: clients.autoScaling,
+      ssm: clients.ssm,
+      autoScalingGroupName: targets.autoScalingGroupName,
+      currentVersionParameterName: targets.currentVersionParameterName,
+    }),
+    store: new DynamoDbReleaseStore({ client: DynamoDBDocumentClient.from(clients.dynamoDb), tableName: targets.releaseTableName }),
+  };
+}
+
+function defaultHolder(env: CliEnvironment['env']): string {
+  if (env.GITHUB_ACTIONS === 'true') return `${env.GITHUB_REPOSITORY ?? 'github'} run ${env.GITHUB_RUN_ID ?? '?'} (${env.GITHUB_ACTOR ?? 'actions'})`;
+  return `${env.USER ?? safeUser()}@${hostname()}`;
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+// --- sluice release ----------------------------------------------------------------------------------
+
+async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
+  const clients = environment.clients(args.region);
+  const targets = await resolveTargets(args, clients);
+  if (!(await artifactExists(clients.s3, targets.artifactBucketName, args.version))) {
+    throw new BadInputError(
+      `no artifact for ${args.version}: s3://${targets.artifactBucketName}/releases/${args.version}.tgz does not exist; upload it first (aws s3 cp release.tgz s3://${targets.artifactBucketName}/releases/${args.version}.tgz)`,
+    );
+  }
+  const ports = adapters(targets, clients, environment, args.extraAlarms);
+  if (args.dryRun) return dryRun(args, ports, environment);
+
+  const engine = new ReleaseEngine({
+    ...ports,
+    clock: environment.clock,
+    version: args.version,
+    holder: args.holder ?? defaultHolder(environment.env),
+    maxUnavailable: args.maxUnavailable,
+    minHealthy: args.minHealthy,
+    bakeMs: args.bakeMs,
+    installTimeoutMs: args.installTimeoutMs,
+    lockWaitMs: args.lockWaitMs,
+    supersede: args.supersede,
+  });
+  reportProgress(engine, environment.stdout, { json: args.json, now: () => environment.clock.now() });
+  const onAbort = () => engine.stop('interrupted');
+  environment.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const result = await engine.run();
+    const summaryPath = environment.env.GITHUB_STEP_SUMMARY;
+    if (summaryPath) await environment.appendSummary(summaryPath, releaseSummaryMarkdown(result, args.stackName));
+    const took = formatDuration(result.finishedAt - result.startedAt);
+    const line = {
+      succeeded: `released ${result.version} to ${result.targets.length} target(s) in ${took}`,
+      'rolled-back': `release of ${result.version} failed and was rolled back to ${result.previousVersion} in ${took}`,
+      aborted: `release of ${result.version} stopped; targets in flight were put back`,
+      'rollback-failed': `release of ${result.version} failed AND the rollback failed: ${result.rollbackFailures.map((failure) => `${failure.targetId ?? ''} at ${failure.step} [${failure.reasonCode}]`).join('; ')}. Fix those targets, then rerun.`,
+      superseded: `${result.version} superseded by ${result.supersededBy}; nothing was changed`,
+    }[result.outcome];
+    if (args.json) environment.stdout(JSON.stringify({ event: 'result', outcome: result.outcome, exitCode: outcomeExitCode[result.outcome], message: line }));
+    else if (result.outcome === 'succeeded' || result.outcome === 'superseded') environment.stdout(line);
+    else {
+      const failure = result.failure;
+      environment.stderr(`sluice: ${line}${failure ? `\n  cause: ${failure.targetId ?? 'release'} at ${failure.step} [${failure.reasonCode}]: ${failure.message}` : ''}`);
+    }
+    return outcomeExitCode[result.outcome];
+  } finally {
+    environment.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function dryRun(args: ReleaseArgs, ports: ReturnType<typeof adapters>, environment: CliEnvironment): Promise<ExitCodeValue> {
+  const [timings, listed, current] = await Promise.all([ports.pool.timings(), ports.pool.listTargets(), ports.guard.launchVersion()]);
+  const versions = await Promise.all(listed.map((target) => ports.installer.installedVersion(target.id).catch(() => undefined)));
+  const toRelease = listed.filter((_, index) => versions[index] !== args.version);
+  const rules = resolveCapacity(listed.length, args.maxUnavailable, args.minHealthy);
+  const budget = releaseBudget({ targets: toRelease.length, maxUnavailable: rules.maxUnavailable, timings, installMs: args.installEstimateMs, bakeMs: args.bakeMs });
+  const plan = {
+    event: 'plan',
+    version: args.version,
+    currentVersion: current ?? 'none',
+    stack: args.stackName,
+    targets: listed.map((target, index) => ({ targetId: target.id, state: target.state, version: versions[index] ?? null, action: versions[index] === args.version ? 'skip' : 'release' })),
+    maxUnavailable: rules.maxUnavailable,
+    minHealthy: rules.minHealthy,
+    waves: budget.waves,
+    budget: { drainMs: timings.drainMs, installMs: args.installEstimateMs, healthyMs: timings.healthyMs, bakeMs: args.bakeMs, perTargetMs: budget.perTargetMs, totalMs: budget.totalMs },
+    warnings: budget.warnings,
+  };
+  if (args.json) {
+    environment.stdout(JSON.stringify(plan));
+    return ExitCode.success;
+  }
+  const { stdout } = environment;
+  stdout(`Plan: release ${args.version} to ${args.stackName} (now on ${plan.currentVersion}) — dry run, nothing will change`);
+  for (const target of plan.targets) stdout(`  ${target.targetId}  ${target.state.padEnd(9)} ${String(target.version ?? '?').padEnd(16)} ${target.action}`);
+  stdout(`  ${toRelease.length} to release, ${rules.maxUnavailable} at a time (at least ${rules.minHealthy} healthy): ${budget.waves} wave(s)`);
+  stdout(
+    `Budget: ${budget.waves} × (drain ${formatDuration(timings.drainMs)} + install ${formatDuration(args.installEstimateMs)} + healthy ${formatDuration(timings.healthyMs)}`
+      + `${args.bakeMs ? ` + bake ${formatDuration(args.bakeMs)}` : ''}) = ${formatDuration(budget.totalMs)}`,
+  );
+  for (const warning of budget.warnings) stdout(`warning: ${warning}`);
+  return ExitCode.success;
+}
+
+// --- sluice status -----------------------------------------------------------------------------------
+
+async function status(args: StatusArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
+  const clients = environment.clients(args.region);
+  const targets = await resolveTargets(args, clients);
+  const ports = adapters(targets, clients, environment);
+  const [listed, current, lock, history] = await Promise.all([
+    ports.pool.listTargets(),
+    ports.guard.launchVersion(),
+    ports.store.readLock(),
+    ports.store.listHistory(args.history),
+  ]);
+  const versions = await Promise.all(listed.map((target) => ports.installer.installedVersion(target.id).catch(() => undefined)));
+  const now = environment.clock.now();
+  const activeLock = lock && lock.expiresAt > now ? lock : undefined;
+  if (args.json) {
+    environment.stdout(JSON.stringify({
+      stack: args.stackName,
+      currentVersion: current ?? 'none',
+      targets: listed.map((target, index) => ({ targetId: target.id, state: target.state, reasonCode: target.reasonCode ?? null, version: versions[index] ?? null })),
+      lock: activeLock ?? null,
+      history,
+    }));
+    return ExitCode.success;
+  }
+  const { stdout } = environment;
+  stdout(`${args.stackName}: current version ${current ?? 'none'}`);
+  stdout('Targets:');
+  for (const [index, target] of listed.entries()) {
+    stdout(`  ${target.id}  ${target.state.padEnd(9)} ${String(versions[index] ?? '?').padEnd(16)} ${target.reasonCode ?? ''}`.trimEnd());
+  }
+  stdout(activeLock ? `Lock: held by ${activeLock.holder} releasing ${activeLock.version} since ${new Date(activeLock.acquiredAt).toISOString()}` : 'Lock: free');
+  stdout('Recent releases:');
+  if (history.length === 0) stdout('  (none)');
+  for (const record of history) {
+    const took = record.finishedAt ? formatDuration(record.finishedAt - record.startedAt) : 'running';
+    stdout(`  ${new Date(record.startedAt).toISOString()}  ${record.version.padEnd(16)} ${String(record.outcome ?? 'running').padEnd(15)} ${took.padEnd(7)} ${record.holder}${record.failure ? `  [${record.failure.reasonCode}] ${record.failure.targetId ?? ''}` : ''}`);
+  }
+  return ExitCode.success;
+}

@@ -1,0 +1,595 @@
+import { randomUUID } from 'node:crypto';
+import { type CapacityRules, type MaxUnavailable, mayTakeOut, resolveCapacity } from './capacity.ts';
+import type { Clock } from './clock.ts';
+import {
+  AlarmFiringError,
+  CapacityError,
+  DeadlineExceededError,
+  LockLostError,
+  ReleaseError,
+  SupersededError,
+  VersionMismatchError,
+} from './errors.ts';
+import type {
+  AlarmGate,
+  InstanceGuard,
+  Installer,
+  JournalTarget,
+  LockState,
+  ReleaseOutcome,
+  ReleaseRecord,
+  ReleaseStore,
+  TargetPool,
+  TargetStatus,
+  TargetStep,
+} from './ports.ts';
+import { acquireReleaseLock, LockHeartbeat } from './release-lock.ts';
+import { TypedEmitter } from './typed-emitter.ts';
+
+export type Direction = 'release' | 'rollback' | 'repair';
+
+export interface ReleaseEngineProps {
+  readonly pool: TargetPool;
+  readonly installer: Installer;
+  readonly gate: AlarmGate;
+  readonly store: ReleaseStore;
+  readonly guard: InstanceGuard;
+  readonly clock: Clock;
+  /** The version to put on every target. */
+  readonly version: string;
+  /** Who runs the release (CI job, user@host), shown to anyone waiting for the lock. */
+  readonly holder: string;
+  /**
+   * Targets out of the load balancer at once: a count or a percentage of the fleet.
+   * @default 1
+   */
+  readonly maxUnavailable?: MaxUnavailable;
+  /**
+   * Healthy targets that must remain while one is out.
+   * @default - fleet size minus maxUnavailable, and never fewer than 1
+   */
+  readonly minHealthy?: number;
+  /**
+   * Time a target serves on the new version before the alarms are checked.
+   * @default 0
+   */
+  readonly bakeMs?: number;
+  /** @default 10 minutes */
+  readonly installTimeoutMs?: number;
+  /** @default 60 seconds — a killed release's lock can be taken over this long after its last heartbeat */
+  readonly lockTtlMs?: number;
+  /** @default 15 minutes */
+  readonly lockWaitMs?: number;
+  /** @default 5 seconds */
+  readonly lockPollMs?: number;
+  /**
+   * How long to wait for capacity (e.g. a target elsewhere turning healthy) before failing.
+   * @default 5 minutes
+   */
+  readonly capacityWaitMs?: number;
+  /** @default false */
+  readonly supersede?: boolean;
+  /** When the release was asked for; orders versions for `supersede`. @default now */
+  readonly requestedAt?: number;
+  /** @default a random UUID */
+  readonly releaseId?: string;
+}
+
+export interface StepTiming {
+  readonly step: TargetStep;
+  readonly startedAt: number;
+  readonly durationMs: number;
+}
+
+export interface TargetReport {
+  readonly targetId: string;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  readonly direction: Direction;
+  readonly steps: StepTiming[];
+  readonly outcome: 'done' | 'failed' | 'skipped' | 'gone';
+}
+
+export interface ReleaseFailure {
+  readonly targetId?: string;
+  readonly step: string;
+  readonly reasonCode: string;
+  readonly message: string;
+}
+
+export interface ReleaseResult {
+  readonly releaseId: string;
+  readonly version: string;
+  readonly previousVersion: string;
+  readonly outcome: ReleaseOutcome;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly targets: TargetReport[];
+  readonly failure?: ReleaseFailure;
+  readonly rollbackFailures: ReleaseFailure[];
+  readonly supersededBy?: string;
+}
+
+export interface ReleaseEvents extends Record<string, unknown> {
+  'lock-waiting': { readonly holder: string; readonly version: string; readonly expiresAt: number };
+  'lock-acquired': { readonly releaseId: string; readonly tookOverFrom?: string };
+  plan: {
+    readonly version: string;
+    readonly previousVersion: string;
+    readonly targets: { readonly targetId: string; readonly state: string; readonly version?: string }[];
+    readonly toRelease: string[];
+    readonly rules: CapacityRules;
+  };
+  'step-started': { readonly targetId: string; readonly step: TargetStep; readonly direction: Direction; readonly version: string; readonly at: number };
+  step: { readonly targetId: string; readonly step: TargetStep; readonly direction: Direction; readonly version: string; readonly startedAt: number; readonly durationMs: number };
+  'target-done': { readonly targetId: string; readonly direction: Direction; readonly version: string; readonly durationMs: number };
+  'target-gone': { readonly targetId: string; readonly direction: Direction };
+  failure: ReleaseFailure;
+  rollback: { readonly targets: string[] };
+  warning: { readonly message: string };
+  finished: ReleaseResult;
+}
+
+/** A target being moved, with where it is. */
+interface Move {
+  /** The release whose journal records this move (a repair writes into the interrupted release's). */
+  readonly journalId: string;
+  readonly targetId: string;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  readonly direction: Direction;
+  readonly steps: StepTiming[];
+  step: TargetStep;
+}
+
+/** The target left the fleet (terminated by the group or by hand) while we worked on it. */
+class TargetGoneError extends ReleaseError {
+  constructor(readonly targetId: string) {
+    super(`target ${targetId} left the target group`, 'Target.Gone');
+  }
+}
+
+const stepsInOrder: readonly TargetStep[] = ['preflight', 'deregistering', 'draining', 'installing', 'verifying', 'registering', 'waiting-healthy', 'baking', 'done'];
+
+/**
+ * The rolling release: one target (or `maxUnavailable` targets) at a time out of the load balancer,
+ * drained, installed, verified, registered, healthy, baked and checked against the alarms; on any
+ * failure every target already moved goes back to its previous version by the same path. Holds the
+ * release lock throughout, journals every step, and repairs what an interrupted run left behind.
+ */
+export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
+  private readonly props: ReleaseEngineProps;
+  private readonly clock: Clock;
+  private readonly controller = new AbortController();
+  private readonly releaseId: string;
+  private running?: Promise<ReleaseResult>;
+
+  constructor(props: ReleaseEngineProps) {
+    super();
+    this.props = props;
+    this.clock = props.clock;
+    this.releaseId = props.releaseId ?? randomUUID();
+  }
+
+  /** Runs the release once; a second call returns the same result. */
+  run(): Promise<ReleaseResult> {
+    this.running ??= this.execute();
+    return this.running;
+  }
+
+  /** Stops starting new work and abandons waits; the target in flight is put back in service. Safe to call twice. */
+  stop(reason = 'stopped'): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new ReleaseError(`release ${reason}`, 'Stopped'));
+  }
+
+  // --- the whole run ---------------------------------------------------------------------------
+
+  private async execute(): Promise<ReleaseResult> {
+    const { store, clock, version } = this.props;
+    const startedAt = clock.now();
+    const requestedAt = this.props.requestedAt ?? startedAt;
+    const ttlMs = this.props.lockTtlMs ?? 60_000;
+    const holder = { releaseId: this.releaseId, version, holder: this.props.holder, requestedAt };
+
+    let lock: LockState;
+    try {
+      lock = await acquireReleaseLock({
+        store,
+        clock,
+        holder,
+        ttlMs,
+        waitMs: this.props.lockWaitMs ?? 15 * 60_000,
+        pollMs: this.props.lockPollMs ?? 5_000,
+        supersede: this.props.supersede ?? false,
+        signal: this.controller.signal,
+        onWaiting: (heldBy) => this.emit('lock-waiting', { holder: heldBy.holder, version: heldBy.version, expiresAt: heldBy.expiresAt }),
+        onTakeover: (from) => this.emit('warning', { message: `took over the lock of ${from.holder} (${from.version}), which stopped heartbeating` }),
+      });
+    } catch (error) {
+      if (!(error instanceof SupersededError)) throw error;
+      const result = this.result({ version, previousVersion: '', startedAt, outcome: 'superseded', targets: [], rollbackFailures: [], supersededBy: error.by });
+      this.emit('finished', result);
+      return result;
+    }
+    this.emit('lock-acquired', { releaseId: this.releaseId });
+
+    const heartbeat = new LockHeartbeat({
+      store,
+      clock,
+      lock,
+      ttlMs,
+      onLost: (error) => this.controller.abort(error),
+      onError: (error) => this.emit('warning', { message: `lock heartbeat failed, retrying: ${String(error)}` }),
+    });
+    try {
+      await this.repairInterruptedRelease();
+      const result = await this.release(startedAt, requestedAt);
+      this.emit('finished', result);
+      return result;
+    } finally {
+      await heartbeat.stop();
+      await store.releaseLock(heartbeat.current).catch((error) => this.emit('warning', { message: `could not release the lock: ${String(error)}` }));
+    }
+  }
+
+  private async release(startedAt: number, requestedAt: number): Promise<ReleaseResult> {
+    const { pool, installer, guard, store, version } = this.props;
+    const signal = this.controller.signal;
+
+    // --- plan: who runs what -------------------------------------------------------------------
+    const previousVersion = (await guard.launchVersion(signal)) ?? 'none';
+    const listed = await pool.listTargets(signal);
+    const versions = new Map(await Promise.all(listed.map(async (target) => [target.id, await installer.installedVersion(target.id, signal).catch(() => undefined)] as const)));
+    const rules = resolveCapacity(listed.length, this.props.maxUnavailable ?? 1, this.props.minHealthy);
+    // Targets already out of service go first: moving them costs no capacity.
+    const toRelease = listed
+      .filter((target) => versions.get(target.id) !== version)
+      .sort((a, b) => Number(a.state === 'healthy') - Number(b.state === 'healthy'))
+      .map((target) => target.id);
+    this.emit('plan', {
+      version,
+      previousVersion,
+      targets: listed.map((target) => ({ targetId: target.id, state: target.state, version: versions.get(target.id) })),
+      toRelease,
+      rules,
+    });
+
+    const record: ReleaseRecord = { releaseId: this.releaseId, version, previousVersion, holder: this.props.holder, requestedAt, startedAt, targets: listed.length };
+    const reports: TargetReport[] = listed
+      .filter((target) => !toRelease.includes(target.id))
+      .map((target) => ({ targetId: target.id, fromVersion: version, toVersion: version, direction: 'release', steps: [], outcome: 'skipped' }));
+    if (toRelease.length === 0) {
+      await guard.setLaunchVersion(version, signal);
+      await store.startJournal(record);
+      return this.finish(record, 'succeeded', reports, [], undefined);
+    }
+    const healthyNow = listed.filter((target) => target.state === 'healthy').length;
+    const onlyHealthyToMove = toRelease.every((id) => listed.find((target) => target.id === id)?.state === 'healthy');
+    if (onlyHealthyToMove && healthyNow - 1 < rules.minHealthy) {
+      throw new CapacityError(
+        `cannot take any of the ${listed.length} target(s) out: ${healthyNow} healthy, and at least ${rules.minHealthy} must stay healthy `
+          + '(an ALB fails open when none is); scale the group to at least 2 healthy targets, or lower --min-healthy',
+      );
+    }
+
+    await store.startJournal(record);
+    await guard.hold(signal);
+    const moved: Move[] = [];
+    let failure: ReleaseFailure | undefined;
+    try {
+      // New instances launched during the release come up on the new version.
+      await guard.setLaunchVersion(version, signal);
+      failure = await this.moveAll(
+        toRelease.map((targetId) => ({ targetId, fromVersion: versions.get(targetId) ?? previousVersion, toVersion: version })),
+        'release',
+        moved,
+        reports,
+        signal,
+      );
+      if (!failure) {
+        // Instances the group launched before the new launch version was set are caught here.
+        failure = await this.releaseLateArrivals(moved, reports, signal);
+      }
+    } catch (error) {
+      failure = this.describeFailure(error, undefined);
+    }
+
+    if (!failure) {
+      await guard.release();
+      return this.finish(record, 'succeeded', reports, [], undefined);
+    }
+
+    // --- rollback: the same careful path back ----------------------------------------------------
+    this.emit('failure', failure);
+    const stopReason: unknown = signal.reason;
+    const lockLost = stopReason instanceof LockLostError;
+    const stopped = stopReason instanceof ReleaseError && stopReason.reasonCode === 'Stopped';
+    const finishedIds = new Set(reports.filter((report) => report.outcome === 'done').map((report) => report.targetId));
+    const goneIds = new Set(reports.filter((report) => report.outcome === 'gone').map((report) => report.targetId));
+    // Lock lost: another release owns the fleet now and repairs from the journal; touch nothing.
+    // Stopped: finished targets keep the new version, the ones in flight go back. Failed: all go back.
+    const tookOut = (move: Move) => move.steps.some((timing) => timing.step === 'deregistering') || move.step !== 'preflight';
+    const toRollBack = lockLost ? [] : moved.filter((move) => tookOut(move) && !goneIds.has(move.targetId) && !(stopped && finishedIds.has(move.targetId)));
+    this.emit('rollback', { targets: toRollBack.map((move) => move.targetId) });
+    const rollbackFailures: ReleaseFailure[] = [];
+    // A fresh signal: the release's own may be aborted, and the rollback must still run to the end.
+    const rollbackSignal = new AbortController().signal;
+    try {
+      if (!lockLost && !stopped) await guard.setLaunchVersion(previousVersion, rollbackSignal);
+      const rollbackReports: TargetReport[] = [];
+      await this.moveAll(
+        toRollBack.map((move) => ({ targetId: move.targetId, fromVersion: move.toVersion, toVersion: move.fromVersion })),
+        'rollback',
+        [],
+        rollbackReports,
+        rollbackSignal,
+        { continueOnFailure: true, skipAlarms: true, failures: rollbackFailures },
+      );
+      reports.push(...rollbackReports);
+    } catch (error) {
+      rollbackFailures.push(this.describeFailure(error, undefined));
+    } finally {
+      if (!lockLost) await guard.release().catch((error) => rollbackFailures.push(this.describeFailure(error, undefined)));
+    }
+    const outcome: ReleaseOutcome = rollbackFailures.length > 0 ? 'rollback-failed' : stopped || lockLost ? 'aborted' : 'rolled-back';
+    return this.finish(record, outcome, reports, rollbackFailures, failure);
+  }
+
+  /** Targets that joined the group during the release and do not run the new version yet. */
+  private async releaseLateArrivals(moved: Move[], reports: TargetReport[], signal: AbortSignal): Promise<ReleaseFailure | undefined> {
+    const { pool, installer, version } = this.props;
+    const handled = new Set(reports.map((report) => report.targetId));
+    const listed = await pool.listTargets(signal);
+    const late: { targetId: string; fromVersion: string; toVersion: string }[] = [];
+    for (const target of listed.filter((candidate) => !handled.has(candidate.id))) {
+      const installed = await installer.installedVersion(target.id, signal).catch(() => undefined);
+      if (installed === version) {
+        reports.push({ targetId: target.id, fromVersion: version, toVersion: version, direction: 'release', steps: [], outcome: 'skipped' });
+      } else {
+        late.push({ targetId: target.id, fromVersion: installed ?? 'none', toVersion: version });
+      }
+    }
+    if (late.length === 0) return undefined;
+    return this.moveAll(late, 'release', moved, reports, signal);
+  }
+
+  // --- moving targets under the capacity rules -------------------------------------------------
+
+  private async moveAll(
+    work: { targetId: string; fromVersion: string; toVersion: string }[],
+    direction: Direction,
+    moved: Move[],
+    reports: TargetReport[],
+    signal: AbortSignal,
+    options: { continueOnFailure?: boolean; skipAlarms?: boolean; failures?: ReleaseFailure[] } = {},
+  ): Promise<ReleaseFailure | undefined> {
+    const queue = [...work];
+    const inFlight = new Map<string, Promise<void>>();
+    let firstFailure: ReleaseFailure | undefined;
+    let waitingSince: number | undefined;
+
+    const start = (item: (typeof work)[number]) => {
+      const move: Move = { ...item, journalId: this.releaseId, direction, steps: [], step: 'preflight' };
+      moved.push(move);
+      const startedAt = this.clock.now();
+      const task = this.moveOne(move, signal, options.skipAlarms ?? false)
+        .then(() => {
+          reports.push({ targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction, steps: move.steps, outcome: 'done' });
+          this.emit('target-done', { targetId: move.targetId, direction, version: move.toVersion, durationMs: this.clock.now() - startedAt });
+        })
+        .catch((error: unknown) => {
+          if (error instanceof TargetGoneError) {
+            reports.push({ targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction, steps: move.steps, outcome: 'gone' });
+            this.emit('target-gone', { targetId: move.targetId, direction });
+            return;
+          }
+          const failure = this.describeFailure(error, move);
+          reports.push({ targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction, steps: move.steps, outcome: 'failed' });
+          options.failures?.push(failure);
+          firstFailure ??= failure;
+        })
+        .finally(() => inFlight.delete(move.targetId));
+      inFlight.set(move.targetId, task);
+    };
+
+    while (queue.length > 0 || inFlight.size > 0) {
+      if ((firstFailure && !options.continueOnFailure) || signal.aborted) {
+        // Stop starting; let the targets already out come back before deciding what next.
+        await Promise.all(inFlight.values());
+        if (signal.aborted && !firstFailure) firstFailure = this.describeFailure(signal.reason, undefined);
+        break;
+      }
+      const view = await this.fleetView(inFlight, signal);
+      // The fleet can shrink (an instance terminated) or grow mid-release: the rules follow it.
+      const rules = resolveCapacity(view.length, this.props.maxUnavailable ?? 1, this.props.minHealthy);
+      let started = false;
+      while (queue.length > 0 && inFlight.size < rules.maxUnavailable) {
+        const index = queue.findIndex((item) => {
+          const status = view.find((target) => target.id === item.targetId);
+          return status === undefined || mayTakeOut(status, view, rules);
+        });
+        if (index < 0) break;
+        const [item] = queue.splice(index, 1);
+        const status = view.find((target) => target.id === item.targetId);
+        if (status === undefined && direction === 'release') {
+          // Gone from the target group before we touched it (terminated); nothing to move.
+          reports.push({ ...item, direction, steps: [], outcome: 'gone' });
+          this.emit('target-gone', { targetId: item.targetId, direction });
+          continue;
+        }
+        start(item);
+        // Count it as out for the next decision in this round.
+        const self = view.find((target) => target.id === item.targetId);
+        if (self) view.splice(view.indexOf(self), 1, { ...self, state: 'draining' });
+        started = true;
+      }
+      if (started || inFlight.size > 0) {
+        waitingSince = undefined;
+        await Promise.race(inFlight.values());
+        continue;
+      }
+      // Nothing may start and nothing is running: wait for capacity to come back, bounded.
+      waitingSince ??= this.clock.now();
+      if (this.clock.now() - waitingSince >= (this.props.capacityWaitMs ?? 5 * 60_000)) {
+        const healthy = view.filter((target) => target.state === 'healthy').length;
+        firstFailure = this.describeFailure(
+          new CapacityError(`only ${healthy} of ${view.length} targets are healthy; taking another out would go below ${rules.minHealthy} healthy or above ${rules.maxUnavailable} unavailable`),
+          undefined,
+        );
+        break;
+      }
+      await this.clock.sleep(5_000, signal).catch(() => undefined);
+    }
+    return firstFailure;
+  }
+
+  /**
+   * Listed targets plus the ones we hold out of the group (they count as unavailable), less the ones
+   * whose instance is stopped or terminated: they are no capacity the release could take away.
+   */
+  private async fleetView(inFlight: Map<string, Promise<void>>, signal: AbortSignal): Promise<TargetStatus[]> {
+    const listed = (await this.props.pool.listTargets(signal)).filter((target) => target.reasonCode !== 'Target.InvalidState');
+    const missing = [...inFlight.keys()].filter((id) => !listed.some((target) => target.id === id));
+    return [...listed, ...missing.map((id): TargetStatus => ({ id, state: 'unused' }))];
+  }
+
+  // --- one target ------------------------------------------------------------------------------
+
+  private async moveOne(move: Move, signal: AbortSignal, skipAlarms: boolean): Promise<void> {
+    const { pool, installer, gate } = this.props;
+    const { targetId, toVersion } = move;
+    const status = (await pool.listTargets(signal)).find((target) => target.id === targetId);
+    let inService = status !== undefined && status.state !== 'draining' && status.state !== 'unused';
+    // A rollback target that never got the new version only needs to be in service again.
+    const installed = move.direction === 'release' ? undefined : await installer.installedVersion(targetId, signal).catch(() => undefined);
+    if (installed === toVersion && status?.state === 'healthy') {
+      await this.journal(move, 'done');
+      return;
+    }
+    try {
+      if (move.direction === 'release') {
+        await this.step(move, 'preflight', async () => {
+          const firing = await gate.firingAlarms(signal);
+          if (firing.length > 0) throw new AlarmFiringError(firing);
+        });
+      }
+      if (inService) {
+        await this.step(move, 'deregistering', () => pool.deregister(targetId, signal));
+        inService = false;
+      }
+      if (status !== undefined) await this.step(move, 'draining', () => pool.waitDrained(targetId, signal));
+      if (installed !== toVersion) {
+        let reportedVersion: string | undefined;
+        await this.step(move, 'installing', async () => {
+          ({ reportedVersion } = await installer.install(targetId, toVersion, { timeoutMs: this.props.installTimeoutMs ?? 10 * 60_000, signal }));
+        });
+        await this.step(move, 'verifying', async () => {
+          const reported = reportedVersion ?? (await installer.installedVersion(targetId, signal));
+          if (reported !== toVersion) throw new VersionMismatchError(targetId, toVersion, reported);
+        });
+      }
+      await this.step(move, 'registering', () => pool.register(targetId, signal));
+      inService = true;
+      await this.step(move, 'waiting-healthy', () => pool.waitHealthy(targetId, signal));
+      if (this.props.bakeMs) await this.step(move, 'baking', () => this.clock.sleep(this.props.bakeMs ?? 0, signal));
+      if (!skipAlarms) {
+        const firing = await gate.firingAlarms(signal);
+        if (firing.length > 0) throw new AlarmFiringError(firing);
+      }
+      await this.journal(move, 'done');
+    } catch (error) {
+      if (await this.props.guard.isTerminated(targetId).catch(() => false)) throw new TargetGoneError(targetId);
+      // A rollback never leaves a target out of the load balancer, whatever version it ended on.
+      if (!inService && move.direction !== 'release') await pool.register(targetId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async step(move: Move, step: TargetStep, action: () => Promise<void>): Promise<void> {
+    move.step = step;
+    await this.journal(move, step);
+    const startedAt = this.clock.now();
+    this.emit('step-started', { targetId: move.targetId, step, direction: move.direction, version: move.toVersion, at: startedAt });
+    await action();
+    const durationMs = this.clock.now() - startedAt;
+    move.steps.push({ step, startedAt, durationMs });
+    this.emit('step', { targetId: move.targetId, step, direction: move.direction, version: move.toVersion, startedAt, durationMs });
+  }
+
+  private journal(move: Move, step: TargetStep): Promise<void> {
+    const entry: JournalTarget = { targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, step, updatedAt: this.clock.now() };
+    return this.props.store.recordStep(move.journalId, entry);
+  }
+
+  // --- repair after an interrupted run ---------------------------------------------------------
+
+  /**
+   * A previous run was killed with targets out of service or half-installed: put each back on the
+   * version it was going to (or, failing that, the one it came from), registered and healthy,
+   * before this release starts.
+   */
+  private async repairInterruptedRelease(): Promise<void> {
+    const { store, guard, installer, pool } = this.props;
+    const journal = await store.readJournal();
+    if (!journal) return;
+    const unfinished = journal.targets.filter((target) => target.step !== 'done');
+    this.emit('warning', { message: `release ${journal.release.version} (${journal.release.releaseId}) was interrupted; repairing ${unfinished.length} target(s)` });
+    const signal = this.controller.signal;
+    const failures: ReleaseFailure[] = [];
+    for (const target of unfinished) {
+      const move: Move = {
+        journalId: journal.release.releaseId,
+        targetId: target.targetId,
+        fromVersion: target.fromVersion,
+        toVersion: target.toVersion,
+        direction: 'repair',
+        steps: [],
+        step: target.step,
+      };
+      try {
+        const installed = await installer.installedVersion(target.targetId, signal).catch(() => undefined);
+        const listed = (await pool.listTargets(signal)).find((status) => status.id === target.targetId);
+        if (listed?.state === 'healthy' && (installed === target.toVersion || installed === target.fromVersion)) continue;
+        if (stepsInOrder.indexOf(target.step) >= stepsInOrder.indexOf('installing') && installed !== target.toVersion && installed !== target.fromVersion) {
+          await this.step(move, 'installing', async () => {
+            await installer.install(target.targetId, target.toVersion, { timeoutMs: this.props.installTimeoutMs ?? 10 * 60_000, signal });
+          });
+        }
+        if (listed === undefined || listed.state === 'draining' || listed.state === 'unused') {
+          await this.step(move, 'registering', () => pool.register(target.targetId, signal));
+        }
+        await this.step(move, 'waiting-healthy', () => pool.waitHealthy(target.targetId, signal));
+        await this.journal(move, 'done');
+      } catch (error) {
+        if (await guard.isTerminated(target.targetId).catch(() => false)) continue;
+        failures.push(this.describeFailure(error, move));
+      }
+    }
+    await guard.release(signal);
+    await store.finishRelease({ ...journal.release, finishedAt: this.clock.now(), outcome: 'aborted' });
+    if (failures.length > 0) {
+      const [first] = failures;
+      throw new ReleaseError(`could not repair what an interrupted release left: ${first.message}; fix target ${first.targetId} by hand, then rerun`, first.reasonCode);
+    }
+  }
+
+  // --- results ---------------------------------------------------------------------------------
+
+  private async finish(record: ReleaseRecord, outcome: ReleaseOutcome, targets: TargetReport[], rollbackFailures: ReleaseFailure[], failure: ReleaseFailure | undefined): Promise<ReleaseResult> {
+    const finishedAt = this.clock.now();
+    await this.props.store.finishRelease({ ...record, finishedAt, outcome, failure });
+    return this.result({ version: record.version, previousVersion: record.previousVersion, startedAt: record.startedAt, outcome, targets, rollbackFailures, failure });
+  }
+
+  private result(fields: Omit<ReleaseResult, 'releaseId' | 'finishedAt'>): ReleaseResult {
+    return { releaseId: this.releaseId, finishedAt: this.clock.now(), ...fields };
+  }
+
+  private describeFailure(error: unknown, move: Move | undefined): ReleaseFailure {
+    const reasonCode = error instanceof ReleaseError ? error.reasonCode : error instanceof Error ? error.name : 'Unknown';
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof LockLostError) return { step: 'lock', reasonCode, message };
+    if (error instanceof DeadlineExceededError) return { targetId: error.targetId, step: error.step, reasonCode, message };
+    return { targetId: move?.targetId, step: move?.step ?? 'release', reasonCode, message };
+  }
+}

@@ -1,0 +1,263 @@
+import type { StateValue } from '@aws-sdk/client-cloudwatch';
+import { currentVersionParameterName, StackOutputs, stackName } from '../../../lib/config/stack-name.ts';
+import { VirtualClock } from '../virtual-clock.ts';
+import { type SimulatedAlarmSpec, SimulatedAlarms } from './alarms.ts';
+import { ApiFaults, type CallFilter, type FaultKind, type ThrottlePlan } from './api-faults.ts';
+import { SimulatedArtifactBucket } from './artifact-bucket.ts';
+import { type AutoScalingGroupSettings, SimulatedAutoScalingGroup } from './auto-scaling-group.ts';
+import { SimulatedStacks } from './cloudformation-stacks.ts';
+import { Fleet } from './fleet.ts';
+import { type ApiCall, mockAwsClients, type SimulatedClients } from './mock-clients.ts';
+import { SimulatedParameterStore } from './parameter-store.ts';
+import { type InstallFailure, type RunCommandSettings, SimulatedRunCommand } from './run-command.ts';
+import { seededRandom } from './seeded-random.ts';
+import type { SimulationContext } from './simulation-context.ts';
+import {
+  type InstanceSnapshot,
+  type InvariantCheck,
+  type InvariantViolation,
+  type SimulationEvent,
+  SimulationLog,
+  type SimulationSnapshot,
+  type TargetSnapshot,
+} from './simulation-log.ts';
+import { SimulatedTargetGroup, type TargetGroupSettings } from './target-group.ts';
+
+export interface AwsSimulationOptions {
+  /** Seeds instance ids (and nothing else random). @default 1 */
+  readonly seed?: number;
+  /** The stage whose stack, parameter and resource names are simulated. @default 'dev' */
+  readonly stage?: string;
+  /** Instances in service at the start, all healthy targets. @default 3 */
+  readonly instances?: number;
+  /** What they run, and what the current-version parameter holds. @default '1.0.0' */
+  readonly initialVersion?: string;
+  /** Versions whose app never passes its health check (install exits 4, targets turn unhealthy). @default - none */
+  readonly badVersions?: readonly string[];
+  /** Versions without an artifact in the bucket (install exits 3). @default - none */
+  readonly missingArtifacts?: readonly string[];
+  /** @default - the stack's: 5 s interval, 2 healthy / 3 unhealthy, 30 s deregistration delay */
+  readonly targetGroup?: TargetGroupSettings;
+  /** @default - 20 s installs, invocation visible after 0.5 s, delivered after 1 s */
+  readonly runCommand?: RunCommandSettings;
+  /** @default - reacts in 10 s, replacements boot in 60 s, 300 s grace period */
+  readonly autoScaling?: AutoScalingGroupSettings;
+  /** @default - the release gate (composite) and two metric alarms, all OK */
+  readonly alarms?: readonly SimulatedAlarmSpec[];
+  /** DescribeAlarms page size, small so that pagination is exercised. @default 2 */
+  readonly alarmPageSize?: number;
+  /** Virtual time every API call takes. @default 0 */
+  readonly callLatencyMs?: number;
+  /** @default - a new VirtualClock at SIMULATION_EPOCH */
+  readonly clock?: VirtualClock;
+}
+
+/** The names of the simulated stage's resources, as its stack outputs name them. */
+export interface SimulatedResourceNames {
+  readonly region: string;
+  readonly stackName: string;
+  readonly targetGroupArn: string;
+  readonly autoScalingGroupName: string;
+  readonly artifactBucketName: string;
+  readonly currentVersionParameterName: string;
+  readonly releaseGateAlarmName: string;
+  readonly releaseTableName: string;
+}
+
+export interface SimulationState {
+  snapshot(): SimulationSnapshot;
+  instances(): InstanceSnapshot[];
+  /** Version per running instance. */
+  versions(): Record<string, string | undefined>;
+  /** What DescribeTargetHealth lists (registered, draining, unused). */
+  targets(): TargetSnapshot[];
+  /** Ids of targets registered and not draining. */
+  registeredTargets(): string[];
+  suspendedProcesses(): string[];
+  /** The raw current-version parameter. */
+  launchVersion(): string | undefined;
+  firingAlarms(): string[];
+  /** Every state change so far. */
+  readonly events: readonly SimulationEvent[];
+  /** Every API call so far. */
+  readonly calls: readonly ApiCall[];
+}
+
+export interface SimulationFaults {
+  /** Throttles (or fails with 5xx) a seeded share of the matching calls from now on. */
+  throttle(plan: ThrottlePlan): void;
+  /** Throttles (or fails with 5xx) the next `count` matching calls. */
+  failNextCalls(count: number, filter?: CallFilter, kind?: FaultKind): void;
+  clearCallFaults(): void;
+  /** `sluice-install <version>` on `instanceId` fails (see InstallFailure). */
+  failInstall(instanceId: string, version: string, failure?: InstallFailure): void;
+  /** The version's app never passes its health check. */
+  markBadVersion(version: string): void;
+  removeArtifact(version: string): void;
+  setAlarmState(name: string, state: StateValue): void;
+  fireAlarmAt(name: string, at: number, resolveAt?: number): void;
+  /** The alarm is in ALARM exactly while a healthy target runs `version`. */
+  alarmWhileServing(name: string, version: string): void;
+  terminateInstance(instanceId: string): void;
+  terminateInstanceAt(instanceId: string, at: number): void;
+  deleteStack(): void;
+}
+
+export interface SimulationInvariants {
+  /** Checks `check` now and after every change; see invariants.ts for ready-made ones. */
+  add(name: string, check: InvariantCheck): void;
+  readonly violations: readonly InvariantViolation[];
+}
+
+export interface AwsSimulation {
+  readonly clock: VirtualClock;
+  /** Real SDK clients (us-east-1, fake credentials, maxAttempts 1) answered by the simulation. */
+  readonly clients: SimulatedClients;
+  readonly names: SimulatedResourceNames;
+  readonly state: SimulationState;
+  readonly faults: SimulationFaults;
+  readonly invariants: SimulationInvariants;
+  /** Drives virtual time until `work` settles (VirtualClock.run). */
+  run<T>(work: Promise<T>): Promise<T>;
+  /** Like run, and says how much virtual time `work` took (it must have been started just now). */
+  timed<T>(work: Promise<T>): Promise<{ readonly value: T; readonly elapsedMs: number }>;
+  /** Undoes the client mocks. */
+  restore(): void;
+}
+
+const REGION = 'us-east-1';
+const ACCOUNT = '123456789012';
+
+/** A stateful simulation of the AWS control planes a release talks to, in virtual time. */
+export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimulation {
+  const stage = options.stage ?? 'dev';
+  const initialVersion = options.initialVersion ?? '1.0.0';
+  const names: SimulatedResourceNames = {
+    region: REGION,
+    stackName: stackName(stage),
+    targetGroupArn: `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:targetgroup/sluice-${stage}-web/0123456789abcdef`,
+    autoScalingGroupName: `sluice-${stage}-app`,
+    artifactBucketName: `sluice-${stage}-artifacts-${ACCOUNT}`,
+    currentVersionParameterName: currentVersionParameterName(stage),
+    releaseGateAlarmName: `sluice-${stage}-release-gate`,
+    releaseTableName: `sluice-${stage}-release`,
+  };
+
+  const clock = options.clock ?? new VirtualClock();
+  let snapshot: () => SimulationSnapshot = () => {
+    throw new Error('simulation: not wired yet');
+  };
+  const log = new SimulationLog(clock, () => snapshot());
+  const context: SimulationContext = { clock, log, random: seededRandom(options.seed ?? 1) };
+
+  const fleet = new Fleet(context, new Set(options.badVersions ?? []));
+  const bucket = new SimulatedArtifactBucket(names.artifactBucketName, options.missingArtifacts);
+  const parameters = new SimulatedParameterStore(context);
+  const targetGroup = new SimulatedTargetGroup(context, fleet, names.targetGroupArn, options.targetGroup);
+  const runCommand = new SimulatedRunCommand(context, fleet, bucket, options.runCommand);
+  const instanceCount = options.instances ?? 3;
+  const autoScalingGroup = new SimulatedAutoScalingGroup(context, fleet, targetGroup, runCommand, parameters, {
+    name: names.autoScalingGroupName,
+    parameterName: names.currentVersionParameterName,
+    desiredCapacity: instanceCount,
+    ...options.autoScaling,
+  });
+  const alarms = new SimulatedAlarms(
+    context,
+    options.alarms ?? [
+      { name: names.releaseGateAlarmName, type: 'composite' },
+      { name: `sluice-${stage}-alb-5xx` },
+      { name: `sluice-${stage}-unhealthy-hosts` },
+    ],
+    options.alarmPageSize ?? 2,
+    REGION,
+    ACCOUNT,
+  );
+  const stacks = new SimulatedStacks(REGION, ACCOUNT);
+
+  const state: SimulationState = {
+    snapshot: () => ({
+      at: clock.now(),
+      instances: fleet.snapshot(),
+      targets: targetGroup.snapshot(),
+      suspendedProcesses: [...autoScalingGroup.suspended].sort(),
+      launchVersion: parameters.value(names.currentVersionParameterName),
+      firingAlarms: alarms.firing(),
+    }),
+    instances: () => fleet.snapshot(),
+    versions: () => Object.fromEntries(fleet.all().filter((instance) => instance.running).map((instance) => [instance.id, instance.version])),
+    targets: () => targetGroup.snapshot(),
+    registeredTargets: () => targetGroup.snapshot().filter((target) => target.state !== 'draining' && target.state !== 'unused').map((target) => target.id),
+    suspendedProcesses: () => [...autoScalingGroup.suspended].sort(),
+    launchVersion: () => parameters.value(names.currentVersionParameterName),
+    firingAlarms: () => alarms.firing(),
+    events: log.events,
+    calls: [],
+  };
+  snapshot = state.snapshot;
+
+  // --- the starting point: a deployed stack, a healthy fleet on the initial version -------------
+  log.change(() => {
+    parameters.put({ Name: names.currentVersionParameterName, Value: initialVersion, Type: 'String' });
+    for (let index = 0; index < instanceCount; index += 1) {
+      const instance = fleet.launch({ version: initialVersion, appUp: true, lifecycle: 'InService', launchedAt: clock.now() - 86_400_000 });
+      autoScalingGroup.adopt(instance.id);
+      targetGroup.addHealthy(instance.id);
+    }
+  });
+  stacks.deploy(names.stackName, {
+    [StackOutputs.targetGroupArn]: names.targetGroupArn,
+    [StackOutputs.autoScalingGroupName]: names.autoScalingGroupName,
+    [StackOutputs.artifactBucketName]: names.artifactBucketName,
+    [StackOutputs.releaseTableName]: names.releaseTableName,
+    [StackOutputs.currentVersionParameterName]: names.currentVersionParameterName,
+    [StackOutputs.releaseGateAlarmName]: names.releaseGateAlarmName,
+  });
+
+  const apiFaults = new ApiFaults();
+  const { clients, restore } = mockAwsClients(
+    { targetGroup, runCommand, parameters, alarms, autoScalingGroup, stacks, bucket },
+    context,
+    apiFaults,
+    state.calls as ApiCall[],
+    { region: REGION, callLatencyMs: options.callLatencyMs ?? 0 },
+  );
+
+  const faults: SimulationFaults = {
+    throttle: (plan) => apiFaults.throttle(plan),
+    failNextCalls: (count, filter, kind) => apiFaults.failNext(count, filter, kind),
+    clearCallFaults: () => apiFaults.clear(),
+    failInstall: (instanceId, version, failure = {}) => runCommand.failures.set(`${instanceId} ${version}`, failure),
+    markBadVersion: (version) => log.change(() => fleet.badVersions.add(version)),
+    removeArtifact: (version) => bucket.missing.add(version),
+    setAlarmState: (name, value) => log.change(() => alarms.setState(name, value)),
+    fireAlarmAt: (name, at, resolveAt) => alarms.fireAt(name, at, resolveAt),
+    alarmWhileServing: (name, version) =>
+      log.change(() =>
+        alarms.whileCondition(name, () =>
+          targetGroup.snapshot().some((target) => target.state === 'healthy' && fleet.get(target.id)?.version === version),
+        ),
+      ),
+    terminateInstance: (instanceId) => log.change(() => autoScalingGroup.terminateExternally(instanceId)),
+    terminateInstanceAt: (instanceId, at) => {
+      log.at(at, () => autoScalingGroup.terminateExternally(instanceId));
+    },
+    deleteStack: () => stacks.delete(names.stackName),
+  };
+
+  return {
+    clock,
+    clients,
+    names,
+    state,
+    faults,
+    invariants: { add: (name, check) => log.addInvariant(name, check), violations: log.violations },
+    run: (work) => clock.run(work),
+    timed: async (work) => {
+      const startedAt = clock.now();
+      const value = await clock.run(work);
+      return { value, elapsedMs: clock.now() - startedAt };
+    },
+    restore,
+  };
+}

@@ -1,0 +1,82 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+
+export interface LocalDynamoDb {
+  /** `http://127.0.0.1:<port>`. */
+  readonly endpoint: string;
+  readonly client: DynamoDBClient;
+  readonly documentClient: DynamoDBDocumentClient;
+  /**
+   * Creates a table shaped like the stack's release table (`pk`/`sk` strings, on-demand billing) and
+   * resolves with its name once it is ACTIVE. dynalite has no UpdateTimeToLive, so the `expiresAt`
+   * TTL setting is left out; nothing may depend on TTL anyway.
+   * @default name - a fresh `release-<n>` name per call
+   */
+  createReleaseTable(name?: string): Promise<string>;
+  /** Destroys the clients and closes the server; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts an in-memory dynalite on 127.0.0.1 (a free port) with SDK v3 clients pointed at it. */
+export async function startDynalite(): Promise<LocalDynamoDb> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    // Retries would hide the races and failures the tests are about.
+    maxAttempts: 1,
+  });
+  const documentClient = DynamoDBDocumentClient.from(client);
+
+  let tables = 0;
+  let stopped = false;
+
+  return {
+    endpoint,
+    client,
+    documentClient,
+
+    async createReleaseTable(name = `release-${++tables}`) {
+      await client.send(new CreateTableCommand({
+        TableName: name,
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }));
+      // Even with createTableMs 0 the table is CREATING until dynalite's next tick. The SDK waiter
+      // polls every 20 s, so poll briefly ourselves.
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+        if (Table?.TableStatus === 'ACTIVE') return name;
+        await sleep(5);
+      }
+      throw new Error(`dynalite table ${name} did not become ACTIVE`);
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      documentClient.destroy();
+      client.destroy();
+      // Keep-alive sockets would hold close() open.
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}

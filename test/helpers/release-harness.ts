@@ -1,0 +1,117 @@
+import { AutoScalingInstanceGuard } from '../../lib/runtime/release/aws/auto-scaling-instance-guard.ts';
+import { CloudWatchAlarmGate } from '../../lib/runtime/release/aws/cloudwatch-alarm-gate.ts';
+import { Elbv2TargetPool } from '../../lib/runtime/release/aws/elbv2-target-pool.ts';
+import { SsmInstaller } from '../../lib/runtime/release/aws/ssm-installer.ts';
+import type { Clock } from '../../lib/runtime/release/clock.ts';
+import { DynamoDbReleaseStore } from '../../lib/runtime/release/dynamodb-release-store.ts';
+import type { AlarmGate, InstanceGuard, Installer, ReleaseStore, TargetPool } from '../../lib/runtime/release/ports.ts';
+import { ReleaseEngine, type ReleaseEngineProps } from '../../lib/runtime/release/release-engine.ts';
+import { type AwsSimulation, type AwsSimulationOptions, createAwsSimulation } from './aws-simulation/create-aws-simulation.ts';
+import { healthyTargetsAtLeast, noTrafficToStoppedApps, targetsOutOfServiceAtMost } from './aws-simulation/invariants.ts';
+import type { LocalDynamoDb } from './dynalite.ts';
+import type { VirtualClock } from './virtual-clock.ts';
+
+export interface ReleasePorts {
+  readonly pool: TargetPool;
+  readonly installer: Installer;
+  readonly gate: AlarmGate;
+  readonly guard: InstanceGuard;
+  readonly store: ReleaseStore;
+  readonly clock: Clock;
+}
+
+/** A "process" that can be SIGKILLed: once killed, every call it makes and every timer it waits on never returns. */
+export class KillSwitch {
+  killed = false;
+
+  kill(): void {
+    this.killed = true;
+  }
+
+  /** Wraps every method of `port` so that a killed process freezes where it stands. */
+  wrap<T extends object>(port: T): T {
+    return new Proxy(port, {
+      get: (target, property, receiver) => {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (this.killed) return new Promise(() => undefined);
+          const result = value.apply(target, args);
+          if (!(result instanceof Promise)) return result;
+          return result.then(
+            (resolved) => (this.killed ? new Promise(() => undefined) : resolved),
+            (error) => (this.killed ? new Promise(() => undefined) : Promise.reject(error)),
+          );
+        };
+      },
+    });
+  }
+}
+
+/** Every method call of `port` is real I/O: virtual time stands still until it returns. */
+function realIo<T extends object>(port: T, clock: VirtualClock): T {
+  return new Proxy(port, {
+    get: (target, property, receiver) => {
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (...args: unknown[]) => clock.io(() => value.apply(target, args)) : value;
+    },
+  });
+}
+
+/** A simulated stage (AWS control planes in virtual time) with the release table on dynalite. */
+export class ReleaseHarness {
+  readonly sim: AwsSimulation;
+  private readonly tableName: string;
+  private readonly dynamo: LocalDynamoDb;
+
+  private constructor(sim: AwsSimulation, dynamo: LocalDynamoDb, tableName: string) {
+    this.sim = sim;
+    this.dynamo = dynamo;
+    this.tableName = tableName;
+  }
+
+  static async create(dynamo: LocalDynamoDb, options: AwsSimulationOptions = {}): Promise<ReleaseHarness> {
+    const tableName = await dynamo.createReleaseTable();
+    return new ReleaseHarness(createAwsSimulation(options), dynamo, tableName);
+  }
+
+  /** The real AWS adapters, talking to the simulation; with `killSwitch`, a process that can be killed. */
+  ports(killSwitch?: KillSwitch): ReleasePorts {
+    const { clients, clock, names } = this.sim;
+    const wrap = <T extends object>(port: T) => (killSwitch ? killSwitch.wrap(port) : port);
+    return {
+      pool: wrap(new Elbv2TargetPool({ client: clients.elbv2, targetGroupArn: names.targetGroupArn, clock })),
+      installer: wrap(new SsmInstaller({ client: clients.ssm, clock })),
+      gate: wrap(new CloudWatchAlarmGate({ client: clients.cloudWatch, alarmNames: [names.releaseGateAlarmName], clock })),
+      guard: wrap(new AutoScalingInstanceGuard({
+        autoScaling: clients.autoScaling,
+        ssm: clients.ssm,
+        autoScalingGroupName: names.autoScalingGroupName,
+        currentVersionParameterName: names.currentVersionParameterName,
+        clock,
+      })),
+      store: wrap(realIo(new DynamoDbReleaseStore({ client: this.dynamo.documentClient, tableName: this.tableName }), clock)),
+      clock: wrap(clock),
+    };
+  }
+
+  engine(props: Partial<ReleaseEngineProps> & { version: string }, killSwitch?: KillSwitch): ReleaseEngine {
+    return new ReleaseEngine({ holder: 'test', lockPollMs: 5_000, ...this.ports(killSwitch), ...props });
+  }
+
+  /** Healthy ≥ fleet − maxUnavailable, out ≤ maxUnavailable, and no request ever reaches a stopped app. */
+  guardCapacity(fleetSize: number, maxUnavailable: number): void {
+    this.sim.invariants.add('healthy targets never below the minimum', healthyTargetsAtLeast(Math.max(1, fleetSize - maxUnavailable)));
+    this.sim.invariants.add('never more than max-unavailable out', targetsOutOfServiceAtMost(maxUnavailable));
+    this.sim.invariants.add('no traffic to a stopped app', noTrafficToStoppedApps());
+  }
+
+  /** Every running instance's version. */
+  versions(): string[] {
+    return Object.values(this.sim.state.versions()).map((version) => version ?? '(none)');
+  }
+
+  restore(): void {
+    this.sim.restore();
+  }
+}

@@ -1,0 +1,117 @@
+// The simulation itself: it must model what AWS does when a release is careless, not only the happy path.
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Elbv2TargetPool } from '../../../../lib/runtime/release/aws/elbv2-target-pool.ts';
+import { SsmInstaller } from '../../../../lib/runtime/release/aws/ssm-installer.ts';
+import { type AwsSimulation, createAwsSimulation } from '../../../helpers/aws-simulation/create-aws-simulation.ts';
+import { healthyTargetsAtLeast, noTrafficToStoppedApps, targetsOutOfServiceAtMost } from '../../../helpers/aws-simulation/invariants.ts';
+
+let sim: AwsSimulation;
+
+function adapters() {
+  return {
+    pool: new Elbv2TargetPool({ client: sim.clients.elbv2, targetGroupArn: sim.names.targetGroupArn, clock: sim.clock }),
+    installer: new SsmInstaller({ client: sim.clients.ssm, clock: sim.clock }),
+  };
+}
+
+function watchCapacity() {
+  sim.invariants.add('at least 2 healthy targets', healthyTargetsAtLeast(2));
+  sim.invariants.add('at most 1 target out of service', targetsOutOfServiceAtMost(1));
+  sim.invariants.add('no traffic to a stopped app', noTrafficToStoppedApps());
+}
+
+afterEach(() => sim.restore());
+
+describe('AWS simulation', () => {
+  it('keeps every invariant through a careful rolling release', async () => {
+    sim = createAwsSimulation();
+    watchCapacity();
+    const { pool, installer } = adapters();
+    for (const targetId of sim.state.registeredTargets()) {
+      await sim.run(pool.deregister(targetId));
+      await sim.run(pool.waitDrained(targetId));
+      await sim.run(installer.install(targetId, '2.0.0', { timeoutMs: 300_000 }));
+      await sim.run(pool.register(targetId));
+      await sim.run(pool.waitHealthy(targetId));
+    }
+    expect(sim.invariants.violations).toEqual([]);
+    expect(Object.values(sim.state.versions())).toEqual(['2.0.0', '2.0.0', '2.0.0']);
+  });
+
+  it('catches installing on a target that was not drained, the moment its app stops', async () => {
+    sim = createAwsSimulation();
+    watchCapacity();
+    sim.invariants.add('all 3 targets healthy', healthyTargetsAtLeast(3));
+    const { installer } = adapters();
+    const [targetId] = sim.state.registeredTargets();
+    const startedAt = sim.clock.now();
+    await sim.run(installer.install(targetId, '2.0.0', { timeoutMs: 300_000 }));
+
+    const [stopped] = sim.invariants.violations;
+    expect(stopped).toMatchObject({ invariant: 'no traffic to a stopped app', at: startedAt + 1_000 });
+    expect(stopped.description).toBe(`requests to ${targetId} (healthy) fail: the app is stopped`);
+    // The load balancer notices after three failed checks.
+    expect(sim.state.events).toContainEqual(
+      expect.objectContaining({ subject: targetId, description: 'unhealthy (Target.FailedHealthChecks)', at: startedAt + 15_000 }),
+    );
+    expect(sim.invariants.violations.find((violation) => violation.invariant === 'all 3 targets healthy')?.at).toBe(startedAt + 15_000);
+  });
+
+  it('replaces a terminated instance with one on the launch version when nothing is held', async () => {
+    sim = createAwsSimulation();
+    const [victim] = sim.state.registeredTargets();
+    sim.faults.terminateInstanceAt(victim, sim.clock.now() + 1_000);
+    await sim.run(sim.clock.sleep(2_000));
+    expect(sim.state.targets().find((target) => target.id === victim)).toMatchObject({ state: 'unused', reasonCode: 'Target.InvalidState' });
+
+    await sim.run(sim.clock.sleep(100_000));
+    const targets = sim.state.targets();
+    expect(targets.map((target) => target.id)).not.toContain(victim);
+    expect(targets.filter((target) => target.state === 'healthy')).toHaveLength(3);
+    const group = await sim.clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [sim.names.autoScalingGroupName] }));
+    expect(group.AutoScalingGroups?.[0]?.Instances?.map((instance) => instance.LifecycleState)).toEqual(['InService', 'InService', 'InService']);
+  });
+
+  it('replaces a target that stays unhealthy when its health check is not held', async () => {
+    sim = createAwsSimulation({ badVersions: ['2.0.0'] });
+    const { pool, installer } = adapters();
+    const [targetId] = sim.state.registeredTargets();
+    await sim.run(pool.deregister(targetId));
+    await sim.run(pool.waitDrained(targetId));
+    await sim.run(installer.install(targetId, '2.0.0', { timeoutMs: 300_000 }).catch(() => undefined));
+    await sim.run(pool.register(targetId));
+    await sim.run(sim.clock.sleep(300_000));
+    expect(sim.state.instances().find((instance) => instance.id === targetId)?.running).toBe(false);
+    expect(Object.values(sim.state.versions())).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+  });
+
+  it('fires an alarm while a healthy target serves a version', async () => {
+    sim = createAwsSimulation();
+    sim.faults.alarmWhileServing(sim.names.releaseGateAlarmName, '2.0.0');
+    const { pool, installer } = adapters();
+    const [targetId] = sim.state.registeredTargets();
+    await sim.run(pool.deregister(targetId));
+    await sim.run(pool.waitDrained(targetId));
+    await sim.run(installer.install(targetId, '2.0.0', { timeoutMs: 300_000 }));
+    expect(sim.state.firingAlarms()).toEqual([]);
+    await sim.run(pool.register(targetId));
+    await sim.run(pool.waitHealthy(targetId));
+    expect(sim.state.firingAlarms()).toEqual([sim.names.releaseGateAlarmName]);
+  });
+
+  it('is deterministic for a seed', () => {
+    sim = createAwsSimulation({ seed: 42 });
+    const first = sim.state.registeredTargets();
+    sim.restore();
+    sim = createAwsSimulation({ seed: 42 });
+    expect(sim.state.registeredTargets()).toEqual(first);
+    expect(first.every((id) => /^i-[0-9a-f]{17}$/.test(id))).toBe(true);
+  });
+
+  it('fails loudly on a command it does not model', async () => {
+    sim = createAwsSimulation();
+    await expect(sim.clients.elbv2.send(new DescribeLoadBalancersCommand({}))).rejects.toThrow(/does not model this elbv2 command/);
+  });
+});

@@ -1,0 +1,33 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { StackOutputs } from '../../../../lib/config/stack-name.ts';
+import { readStackOutputs } from '../../../../lib/runtime/release/aws/cloudformation-stack-outputs.ts';
+import { BadInputError } from '../../../../lib/runtime/release/errors.ts';
+import { type AwsSimulation, createAwsSimulation } from '../../../helpers/aws-simulation/create-aws-simulation.ts';
+
+let sim: AwsSimulation;
+
+afterEach(() => sim.restore());
+
+describe('readStackOutputs', () => {
+  it('returns the outputs by key', async () => {
+    sim = createAwsSimulation();
+    const outputs = await sim.run(readStackOutputs(sim.clients.cloudFormation, 'sluice-dev', { clock: sim.clock }));
+    expect(outputs[StackOutputs.targetGroupArn]).toBe(sim.names.targetGroupArn);
+    expect(outputs[StackOutputs.currentVersionParameterName]).toBe('/sluice/dev/current-version');
+  });
+
+  it('says how to deploy a stack that does not exist', async () => {
+    sim = createAwsSimulation();
+    sim.faults.deleteStack();
+    await expect(sim.run(readStackOutputs(sim.clients.cloudFormation, 'sluice-dev', { clock: sim.clock }))).rejects.toThrow(
+      new BadInputError('stack sluice-dev not found in us-east-1; deploy it with npx cdk deploy -c stage=dev, or pass every output as a flag'),
+    );
+  });
+
+  it('retries throttling', async () => {
+    sim = createAwsSimulation();
+    sim.faults.failNextCalls(2, { services: ['cloudFormation'] });
+    const outputs = await sim.run(readStackOutputs(sim.clients.cloudFormation, 'sluice-dev', { clock: sim.clock }));
+    expect(outputs[StackOutputs.autoScalingGroupName]).toBe(sim.names.autoScalingGroupName);
+  });
+});

@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Elbv2TargetPool } from '../../../../lib/runtime/release/aws/elbv2-target-pool.ts';
+import { Elbv2WaiterTargetPool } from '../../../../lib/runtime/release/aws/elbv2-waiter-target-pool.ts';
+import { DeadlineExceededError } from '../../../../lib/runtime/release/errors.ts';
+import { type AwsSimulation, type AwsSimulationOptions, createAwsSimulation } from '../../../helpers/aws-simulation/create-aws-simulation.ts';
+import { routeGlobalTimersTo } from '../../../helpers/aws-simulation/global-timers.ts';
+
+let sim: AwsSimulation;
+let restoreTimers: () => void;
+
+function setUp(options: AwsSimulationOptions = {}) {
+  sim = createAwsSimulation(options);
+  restoreTimers = routeGlobalTimersTo(sim.clock);
+  const props = { client: sim.clients.elbv2, targetGroupArn: sim.names.targetGroupArn, clock: sim.clock };
+  return { waiterPool: new Elbv2WaiterTargetPool(props), pollingPool: new Elbv2TargetPool(props), targets: sim.state.registeredTargets() };
+}
+
+/** Virtual time to drain `targetId` and bring it back healthy with `pool`. */
+async function cycle(pool: Elbv2TargetPool, targetId: string): Promise<{ drainMs: number; healthyMs: number }> {
+  await sim.run(pool.deregister(targetId));
+  const drained = await sim.timed(pool.waitDrained(targetId));
+  await sim.run(pool.register(targetId));
+  const healthy = await sim.timed(pool.waitHealthy(targetId));
+  return { drainMs: drained.elapsedMs, healthyMs: healthy.elapsedMs };
+}
+
+afterEach(() => {
+  restoreTimers();
+  sim.restore();
+});
+
+describe('Elbv2WaiterTargetPool (benchmark baseline)', () => {
+  it('gets the same results as the polling pool, later', async () => {
+    const { waiterPool, pollingPool, targets } = setUp();
+    const polling = await cycle(pollingPool, targets[0]);
+    const waiter = await cycle(waiterPool, targets[1]);
+    expect(sim.state.targets().filter((target) => target.state === 'healthy')).toHaveLength(3);
+    // The waiters' first retry comes 15 s after the first look at the earliest.
+    expect(waiter.drainMs).toBeGreaterThanOrEqual(30_000);
+    expect(waiter.healthyMs).toBeGreaterThanOrEqual(15_000);
+    expect(waiter.drainMs + waiter.healthyMs).toBeGreaterThan(polling.drainMs + polling.healthyMs);
+  });
+
+  it('gives up at the same deadline, on the injected clock', async () => {
+    const { waiterPool, targets } = setUp({ targetGroup: { registrationDelaySeconds: 600 } });
+    await sim.run(waiterPool.deregister(targets[0]));
+    await sim.run(waiterPool.waitDrained(targets[0]));
+    await sim.run(waiterPool.register(targets[0]));
+    const startedAt = sim.clock.now();
+    await expect(sim.run(waiterPool.waitHealthy(targets[0]))).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(sim.clock.now() - startedAt).toBe(45_000);
+  });
+});

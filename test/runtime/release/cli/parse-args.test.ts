@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { parseCliArgs, type ReleaseArgs } from '../../../../lib/runtime/release/cli/parse-args.ts';
+import { BadInputError } from '../../../../lib/runtime/release/errors.ts';
+
+const release = (...argv: string[]) => parseCliArgs(['release', ...argv]) as ReleaseArgs;
+
+function badInput(argv: string[]): string {
+  try {
+    parseCliArgs(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(BadInputError);
+    return (error as Error).message;
+  }
+  throw new Error(`expected ${argv.join(' ')} to be rejected`);
+}
+
+describe('parseCliArgs', () => {
+  it('has safe defaults: dev stack, one target at a time, no bake', () => {
+    expect(release('abc123')).toMatchObject({
+      command: 'release',
+      version: 'abc123',
+      stage: 'dev',
+      stackName: 'sluice-dev',
+      maxUnavailable: 1,
+      minHealthy: undefined,
+      bakeMs: 0,
+      supersede: false,
+      dryRun: false,
+      json: false,
+      installTimeoutMs: 600_000,
+      lockWaitMs: 900_000,
+      extraAlarms: [],
+      overrides: {},
+    });
+  });
+
+  it('reads every flag', () => {
+    expect(release('v2', '--stage', 'prod', '--max-unavailable', '25%', '--min-healthy', '3', '--bake', '30s', '--supersede', '--dry-run', '--json',
+      '--install-timeout', '5m', '--lock-timeout', '90', '--alarm', 'a', '--alarm', 'b', '--region', 'eu-west-1', '--holder', 'ci')).toMatchObject({
+      stage: 'prod', stackName: 'sluice-prod', maxUnavailable: '25%', minHealthy: 3, bakeMs: 30_000, supersede: true, dryRun: true, json: true,
+      installTimeoutMs: 300_000, lockWaitMs: 90_000, extraAlarms: ['a', 'b'], region: 'eu-west-1', holder: 'ci',
+    });
+    expect(release('v2', '--max-unavailable', '2').maxUnavailable).toBe(2);
+  });
+
+  it('lets every stack output be overridden by a flag', () => {
+    const arn = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/app/0123456789abcdef';
+    expect(release('v2', '--stack-name', 'other', '--target-group-arn', arn, '--auto-scaling-group', 'asg', '--artifact-bucket', 'bucket',
+      '--release-table', 'table', '--version-parameter', '/p', '--release-gate-alarm', 'gate')).toMatchObject({
+      stackName: 'other',
+      overrides: { targetGroupArn: arn, autoScalingGroupName: 'asg', artifactBucketName: 'bucket', releaseTableName: 'table', currentVersionParameterName: '/p', releaseGateAlarmName: 'gate' },
+    });
+  });
+
+  it('reports every malformed flag at once, with the fix', () => {
+    expect(badInput(['release', 'v2', '--max-unavailable', '0', '--bake', 'soon', '--min-healthy', '0'])).toBe(
+      '3 problems:\n'
+        + '  - --max-unavailable must be a count of at least 1 (e.g. 2) or a percentage from 1% to 100% (e.g. 25%) (given "0")\n'
+        + '  - --min-healthy must be a whole number of at least 1 (given "0")\n'
+        + '  - --bake must be a duration such as 30s, 5m or 1h (given "soon")',
+    );
+  });
+
+  it('rejects a missing or unsafe version', () => {
+    expect(badInput(['release'])).toBe('release needs the version to roll out: sluice release <version> (e.g. the commit SHA)');
+    expect(badInput(['release', "v1; rm -rf /"])).toMatch(/^version must be 1–128 letters/);
+    expect(badInput(['release', 'a', 'b'])).toBe('release takes one version (given also "b")');
+  });
+
+  it('rejects unknown commands and options, showing the usage', () => {
+    expect(badInput(['deploy'])).toMatch(/^unknown command "deploy"[\s\S]*Usage:/);
+    expect(badInput(['release', 'v1', '--force'])).toMatch(/Unknown option '--force'[\s\S]*Usage:/);
+    expect(badInput(['release', 'v1', '--stage', 'Prod!'])).toBe('--stage must be a stage name such as dev or prod (given "Prod!")');
+    expect(badInput(['release', 'v1', '--target-group-arn', 'my-tg'])).toMatch(/^--target-group-arn must be a target group ARN/);
+  });
+
+  it('parses status and help', () => {
+    expect(parseCliArgs(['status', '--stage', 'prod', '--json', '--history', '3'])).toMatchObject({ command: 'status', stackName: 'sluice-prod', json: true, history: 3 });
+    expect(parseCliArgs([])).toEqual({ command: 'help', topic: undefined });
+    expect(parseCliArgs(['release', '--help'])).toMatchObject({ command: 'help' });
+  });
+});
