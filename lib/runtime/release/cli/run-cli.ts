@@ -127,12 +127,13 @@ function adapters(targets: Required<ReleaseTargets>, clients: AwsClients, enviro
   return {
     pool: new Elbv2TargetPool({ client: clients.elbv2, targetGroupArn: targets.targetGroupArn, clock, pollIntervalMs }),
     installer: new SsmInstaller({ client: clients.ssm, clock, pollIntervalMs }),
-    gate: new CloudWatchAlarmGate({ client: clients.cloudWatch, alarmNames: [targets.releaseGateAlarmName, ...extraAlarms] }),
+    gate: new CloudWatchAlarmGate({ client: clients.cloudWatch, alarmNames: [targets.releaseGateAlarmName, ...extraAlarms], clock }),
     guard: new AutoScalingInstanceGuard({
       autoScaling: clients.autoScaling,
       ssm: clients.ssm,
       autoScalingGroupName: targets.autoScalingGroupName,
       currentVersionParameterName: targets.currentVersionParameterName,
+      clock,
     }),
     store: new DynamoDbReleaseStore({ client: DynamoDBDocumentClient.from(clients.dynamoDb), tableName: targets.releaseTableName }),
   };
