@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { type CapacityRules, type MaxUnavailable, mayTakeOut, resolveCapacity } from './capacity.ts';
 import type { Clock } from './clock.ts';
 import {
@@ -163,12 +164,18 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
   private readonly controller = new AbortController();
   private readonly releaseId: string;
   private running?: Promise<ReleaseResult>;
+  /** Every target of the fleet this run has seen, in or out of the load balancer. */
+  private readonly fleet = new Set<string>();
+  /** Targets whose instance was terminated: no longer part of the fleet. */
+  private readonly gone = new Set<string>();
 
   constructor(props: ReleaseEngineProps) {
     super();
     this.props = props;
     this.clock = props.clock;
     this.releaseId = props.releaseId ?? randomUUID();
+    // Every wait and AWS call of a wave listens on this one signal: dozens at once is normal.
+    setMaxListeners(200, this.controller.signal);
   }
 
   /** Runs the release once; a second call returns the same result. */
@@ -239,6 +246,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
     // --- plan: who runs what -------------------------------------------------------------------
     const previousVersion = (await guard.launchVersion(signal)) ?? 'none';
     const listed = await pool.listTargets(signal);
+    for (const target of listed) this.fleet.add(target.id);
     const versions = new Map(await Promise.all(listed.map(async (target) => [target.id, await installer.installedVersion(target.id, signal).catch(() => undefined)] as const)));
     const rules = resolveCapacity(listed.length, this.props.maxUnavailable ?? 1, this.props.minHealthy);
     // Targets already out of service go first: moving them costs no capacity.
@@ -369,6 +377,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
     let waitingSince: number | undefined;
 
     const start = (item: (typeof work)[number]) => {
+      this.fleet.add(item.targetId);
       const move: Move = { ...item, journalId: this.releaseId, direction, steps: [], step: 'preflight' };
       moved.push(move);
       const startedAt = this.clock.now();
@@ -379,6 +388,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
         })
         .catch((error: unknown) => {
           if (error instanceof TargetGoneError) {
+            this.gone.add(move.targetId);
             reports.push({ targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction, steps: move.steps, outcome: 'gone' });
             this.emit('target-gone', { targetId: move.targetId, direction });
             return;
@@ -399,7 +409,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
         if (signal.aborted && !firstFailure) firstFailure = this.describeFailure(signal.reason, undefined);
         break;
       }
-      const view = await this.fleetView(inFlight, signal);
+      const view = await this.fleetView(signal);
       // The fleet can shrink (an instance terminated) or grow mid-release: the rules follow it.
       const rules = resolveCapacity(view.length, this.props.maxUnavailable ?? 1, this.props.minHealthy);
       let started = false;
@@ -411,7 +421,8 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
         if (index < 0) break;
         const [item] = queue.splice(index, 1);
         const status = view.find((target) => target.id === item.targetId);
-        if (status === undefined && direction === 'release') {
+        if (status === undefined && direction === 'release' && (await this.props.guard.isTerminated(item.targetId, signal).catch(() => false))) {
+          this.gone.add(item.targetId);
           // Gone from the target group before we touched it (terminated); nothing to move.
           reports.push({ ...item, direction, steps: [], outcome: 'gone' });
           this.emit('target-gone', { targetId: item.targetId, direction });
@@ -447,10 +458,12 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
    * Listed targets plus the ones we hold out of the group (they count as unavailable), less the ones
    * whose instance is stopped or terminated: they are no capacity the release could take away.
    */
-  private async fleetView(inFlight: Map<string, Promise<void>>, signal: AbortSignal): Promise<TargetStatus[]> {
-    const listed = (await this.props.pool.listTargets(signal)).filter((target) => target.reasonCode !== 'Target.InvalidState');
-    const missing = [...inFlight.keys()].filter((id) => !listed.some((target) => target.id === id));
-    return [...listed, ...missing.map((id): TargetStatus => ({ id, state: 'unused' }))];
+  private async fleetView(signal: AbortSignal): Promise<TargetStatus[]> {
+    const listed = (await this.props.pool.listTargets(signal)).filter((target) => target.reasonCode !== 'Target.InvalidState' && !this.gone.has(target.id));
+    for (const target of listed) this.fleet.add(target.id);
+    // Fleet targets the load balancer does not list are out of it (deregistered by us): unavailable.
+    const out = [...this.fleet].filter((id) => !this.gone.has(id) && !listed.some((target) => target.id === id));
+    return [...listed, ...out.map((id): TargetStatus => ({ id, state: 'unused' }))];
   }
 
   // --- one target ------------------------------------------------------------------------------
@@ -510,7 +523,13 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
     await this.journal(move, step);
     const startedAt = this.clock.now();
     this.emit('step-started', { targetId: move.targetId, step, direction: move.direction, version: move.toVersion, at: startedAt });
-    await action();
+    try {
+      await action();
+    } catch (error) {
+      // The failed step is part of the target's timeline too: the summary marks it, and its time counts.
+      move.steps.push({ step, startedAt, durationMs: this.clock.now() - startedAt });
+      throw error;
+    }
     const durationMs = this.clock.now() - startedAt;
     move.steps.push({ step, startedAt, durationMs });
     this.emit('step', { targetId: move.targetId, step, direction: move.direction, version: move.toVersion, startedAt, durationMs });
