@@ -6,6 +6,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { Clock } from '../clock.ts';
+import { PollCadence } from './poll-cadence.ts';
 import { callAws, type RetryPolicy } from './aws-call.ts';
 
 export interface SsmShellCommandRunnerProps {
@@ -93,6 +94,7 @@ export class SsmShellCommandRunner {
 
     const sentAt = this.clock.now();
     const deadline = sentAt + command.timeoutMs + AGENT_TIMEOUT_ALLOWANCE_MS;
+    const cadence = new PollCadence(this.clock, this.pollIntervalMs);
     for (;;) {
       const invocation = await this.invocation(commandId, instanceId, this.clock.now() - sentAt < INVOCATION_VISIBILITY_GRACE_MS, signal);
       if (invocation?.Status && TERMINAL_STATUSES.has(invocation.Status)) return toResult(commandId, invocation);
@@ -101,7 +103,7 @@ export class SsmShellCommandRunner {
         await this.cancel(commandId, instanceId, signal);
         return { ...toResult(commandId, invocation ?? {}), status: 'TimedOut', statusDetails: 'DeadlineExceeded' };
       }
-      await this.clock.sleep(Math.min(this.pollIntervalMs, remainingMs), signal);
+      await cadence.wait(deadline, signal);
     }
   }
 

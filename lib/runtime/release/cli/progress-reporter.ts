@@ -11,7 +11,11 @@ export function reportProgress(engine: ReleaseEngine, write: Write, options: { j
   const events: (keyof ReleaseEvents & string)[] = ['lock-waiting', 'lock-acquired', 'plan', 'step-started', 'step', 'target-done', 'target-gone', 'failure', 'rollback', 'warning', 'finished'];
   if (options.json) {
     for (const event of events) {
-      engine.on(event, (payload) => write(JSON.stringify({ event, at: new Date(options.now()).toISOString(), ...(payload as object) })));
+      engine.on(event, (payload) => {
+        // `at` is always the line's ISO time: step-started's own numeric `at` is the same instant.
+        const { at: _sameInstant, ...fields } = payload as { at?: unknown };
+        write(JSON.stringify({ event, at: new Date(options.now()).toISOString(), ...fields }));
+      });
     }
     return;
   }
@@ -31,6 +35,7 @@ export function reportProgress(engine: ReleaseEngine, write: Write, options: { j
   });
   engine.on('target-done', ({ targetId, version, durationMs }) => write(`${stamp()} ${targetId}  on ${version} (${formatDuration(durationMs)})`));
   engine.on('target-gone', ({ targetId }) => write(`${stamp()} ${targetId}  left the group (terminated); skipped`));
-  engine.on('failure', ({ targetId, step, reasonCode, message }) => write(`${stamp()} FAILED ${targetId ?? ''} at ${step} [${reasonCode}]: ${message}`));
+  // First line only: the installer's output tail follows once, in the closing message.
+  engine.on('failure', ({ targetId, step, reasonCode, message }) => write(`${stamp()} FAILED ${targetId ?? ''} at ${step} [${reasonCode}]: ${message.split('\n')[0]}`));
   engine.on('rollback', ({ targets }) => write(`${stamp()} rolling back ${targets.length} target(s): ${targets.join(', ') || '(none moved)'}`));
 }

@@ -70,7 +70,12 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
     }
     return args.command === 'release' ? await release(args, environment) : await status(args, environment);
   } catch (error) {
-    return reportError(error, environment);
+    const code = reportError(error, environment);
+    // A machine reading --json gets a result line whatever stopped the run.
+    if (argv.includes('--json')) {
+      environment.stdout(JSON.stringify({ event: 'result', at: new Date(environment.clock.now()).toISOString(), outcome: 'not-started', exitCode: code, message: error instanceof Error ? error.message.split('\n')[0] : String(error) }));
+    }
+    return code;
   }
 }
 
@@ -106,10 +111,10 @@ const flagFor: Record<keyof ReleaseTargets, string> = {
 };
 
 /** Stack outputs, with flags taking precedence; DescribeStacks only when a flag is missing. */
-async function resolveTargets(args: ReleaseArgs | StatusArgs, clients: AwsClients): Promise<Required<ReleaseTargets>> {
+async function resolveTargets(args: ReleaseArgs | StatusArgs, clients: AwsClients, environment: CliEnvironment): Promise<Required<ReleaseTargets>> {
   const resolved: Record<string, string | undefined> = { ...args.overrides };
   if (requiredForRelease.some((key) => resolved[key] === undefined)) {
-    const outputs = await readStackOutputs(clients.cloudFormation, args.stackName);
+    const outputs = await readStackOutputs(clients.cloudFormation, args.stackName, { clock: environment.clock });
     for (const key of requiredForRelease) resolved[key] ??= outputs[StackOutputs[key]];
   }
   const missing = requiredForRelease.filter((key) => resolved[key] === undefined);
@@ -156,8 +161,8 @@ function safeUser(): string {
 
 async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
   const clients = environment.clients(args.region);
-  const targets = await resolveTargets(args, clients);
-  if (!(await artifactExists(clients.s3, targets.artifactBucketName, args.version))) {
+  const targets = await resolveTargets(args, clients, environment);
+  if (!(await artifactExists(clients.s3, targets.artifactBucketName, args.version, { clock: environment.clock }))) {
     throw new BadInputError(
       `no artifact for ${args.version}: s3://${targets.artifactBucketName}/releases/${args.version}.tgz does not exist; upload it first (aws s3 cp release.tgz s3://${targets.artifactBucketName}/releases/${args.version}.tgz)`,
     );
@@ -192,7 +197,7 @@ async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<
       'rollback-failed': `release of ${result.version} failed AND the rollback failed: ${result.rollbackFailures.map((failure) => `${failure.targetId ?? ''} at ${failure.step} [${failure.reasonCode}]`).join('; ')}. Fix those targets, then rerun.`,
       superseded: `${result.version} superseded by ${result.supersededBy}; nothing was changed`,
     }[result.outcome];
-    if (args.json) environment.stdout(JSON.stringify({ event: 'result', outcome: result.outcome, exitCode: outcomeExitCode[result.outcome], message: line }));
+    if (args.json) environment.stdout(JSON.stringify({ event: 'result', at: new Date(environment.clock.now()).toISOString(), outcome: result.outcome, exitCode: outcomeExitCode[result.outcome], message: line }));
     else if (result.outcome === 'succeeded' || result.outcome === 'superseded') environment.stdout(line);
     else {
       const failure = result.failure;
@@ -242,7 +247,7 @@ async function dryRun(args: ReleaseArgs, ports: ReturnType<typeof adapters>, env
 
 async function status(args: StatusArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
   const clients = environment.clients(args.region);
-  const targets = await resolveTargets(args, clients);
+  const targets = await resolveTargets(args, clients, environment);
   const ports = adapters(targets, clients, environment);
   const [listed, current, lock, history] = await Promise.all([
     ports.pool.listTargets(),

@@ -1,0 +1,62 @@
+import { execFile } from 'node:child_process';
+import { describe, it } from 'vitest';
+import { projectRoot } from '../helpers/run-cdk.ts';
+
+interface SluiceRun {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs the real executable as `npx sluice` does. Only inputs rejected before any AWS call are used
+ * here; the AWS environment is removed and instance metadata disabled so that nothing can reach AWS.
+ */
+function sluice(...args: string[]): Promise<SluiceRun> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
+  Object.assign(env, { AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' });
+  const argv = ['--disable-warning=NodeVersionSupportWarning', '--import', 'tsx', 'bin/sluice.ts', ...args];
+  return new Promise((resolve) => {
+    execFile(process.execPath, argv, { cwd: projectRoot, env, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ exitCode: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const stackTraceLine = /^\s+at /m;
+
+// Each case starts a Node process with tsx (about a second); they run side by side.
+describe.concurrent('bin/sluice.ts', () => {
+  it('--help prints the usage with the exit codes and exits 0', async ({ expect }) => {
+    const run = await sluice('--help');
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/^Usage:\n {2}sluice release <version> \[options\]/);
+    expect(run.stdout).toContain('Exit codes: 0 released; 1 failed and rolled back; 2 failed and rollback failed;\n'
+      + '            3 bad input (nothing touched); 4 lock not acquired; 5 superseded.\n');
+    expect(run.stderr).toBe('');
+  });
+
+  it.for([
+    ['release without a version', ['release'], 'sluice: release needs the version to roll out: sluice release <version> (e.g. the commit SHA)\n'],
+    [
+      'a max-unavailable of 0',
+      ['release', 'v1', '--max-unavailable', '0'],
+      'sluice: --max-unavailable must be a count of at least 1 (e.g. 2) or a percentage from 1% to 100% (e.g. 25%) (given "0")\n',
+    ],
+  ] as const)('%s: exit 3 with a one-line message and no stack trace', async ([, argv, message], { expect }) => {
+    const run = await sluice(...argv);
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toBe(message);
+    expect(run.stdout).toBe('');
+  });
+
+  it('an unknown command: exit 3, saying what to run instead, then the usage, no stack trace', async ({ expect }) => {
+    const run = await sluice('deploy', 'v1');
+    expect(run.exitCode).toBe(3);
+    const [message, usage] = run.stderr.split('\n\n');
+    expect(message).toBe('sluice: unknown command "deploy": use "sluice release <version>" or "sluice status"');
+    expect(usage).toMatch(/^Usage:\n/);
+    expect(run.stderr).not.toMatch(stackTraceLine);
+    expect(run.stdout).toBe('');
+  });
+});
