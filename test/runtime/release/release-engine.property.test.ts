@@ -29,6 +29,8 @@ interface Scenario {
   readonly unhealthyThreshold: number;
   readonly installSeconds: number;
   readonly fault: Fault;
+  /** Share of AWS API calls answered with a throttling error, on top of the fault. */
+  readonly throttled: number;
   readonly seed: number;
 }
 
@@ -49,6 +51,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
     fc.record({ kind: fc.constant('concurrent-release' as const), afterMs: fc.integer({ min: 0, max: 300_000 }) }),
     fc.record({ kind: fc.constant('instance-terminated' as const), target: fc.nat(11), afterMs: fc.integer({ min: 0, max: 600_000 }) }),
   ),
+  throttled: fc.constantFrom(0, 0, 0.05, 0.2),
   seed: fc.integer({ min: 1, max: 1_000_000 }),
 });
 
@@ -101,6 +104,7 @@ async function check(s: Scenario): Promise<void> {
     sim.invariants.add('no traffic to a stopped app', noTrafficToStoppedApps());
 
     // --- the fault ------------------------------------------------------------------------------
+    if (s.throttled > 0) sim.faults.throttle({ fraction: s.throttled, seed: s.seed });
     const fault = s.fault;
     if (fault.kind === 'install-fails') sim.faults.failInstall(ids[fault.target % ids.length], '2.0.0', { exitCode: 4 });
     if (fault.kind === 'alarm-fires') sim.faults.fireAlarmAt(sim.names.releaseGateAlarmName, start + fault.afterMs, start + fault.afterMs + 120_000);

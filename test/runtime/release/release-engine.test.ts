@@ -149,6 +149,25 @@ describe('ReleaseEngine', () => {
     expect(h.sim.state.suspendedProcesses()).toEqual([]);
   });
 
+  it('stops on request: the target in flight goes back on its previous version, finished ones stay', async () => {
+    const h = await stage({ instances: 4 });
+    h.guardCapacity(4, 1);
+    const engine = h.engine({ version: '2.0.0' });
+    let done = 0;
+    engine.on('target-done', () => {
+      done += 1;
+    });
+    engine.on('step-started', ({ step }) => {
+      if (done === 1 && step === 'installing') engine.stop();
+    });
+    const result = await h.sim.run(engine.run());
+    expect(result.outcome).toBe('aborted');
+    expect(h.versions().sort()).toEqual(['1.0.0', '1.0.0', '1.0.0', '2.0.0']);
+    expect(h.sim.state.registeredTargets()).toHaveLength(4);
+    expect(h.sim.state.suspendedProcesses()).toEqual([]);
+    expect(h.sim.invariants.violations).toEqual([]);
+  });
+
   it('skips an instance terminated mid-release; its replacement boots the new version', async () => {
     const h = await stage({ instances: 4 });
     const ids = Object.keys(h.sim.state.versions());
