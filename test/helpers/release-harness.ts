@@ -5,7 +5,7 @@ import { Elbv2WaiterTargetPool } from '../../lib/runtime/release/aws/elbv2-waite
 import { SsmInstaller } from '../../lib/runtime/release/aws/ssm-installer.ts';
 import type { Clock } from '../../lib/runtime/release/clock.ts';
 import { DynamoDbReleaseStore } from '../../lib/runtime/release/dynamodb-release-store.ts';
-import type { AlarmGate, InstanceGuard, Installer, ReleaseStore, TargetPool } from '../../lib/runtime/release/ports.ts';
+import type { ReleasePorts } from '../../lib/runtime/release/cli/run-cli.ts';
 import { ReleaseEngine, type ReleaseEngineProps } from '../../lib/runtime/release/release-engine.ts';
 import { type AwsSimulation, type AwsSimulationOptions, createAwsSimulation } from './aws-simulation/create-aws-simulation.ts';
 import { routeGlobalTimersTo } from './aws-simulation/global-timers.ts';
@@ -13,12 +13,7 @@ import { healthyTargetsAtLeast, noTrafficToStoppedApps, targetsOutOfServiceAtMos
 import type { LocalDynamoDb } from './dynalite.ts';
 import type { VirtualClock } from './virtual-clock.ts';
 
-export interface ReleasePorts {
-  readonly pool: TargetPool;
-  readonly installer: Installer;
-  readonly gate: AlarmGate;
-  readonly guard: InstanceGuard;
-  readonly store: ReleaseStore;
+export interface ReleasePortsWithClock extends ReleasePorts {
   readonly clock: Clock;
 }
 
@@ -97,7 +92,7 @@ export class ReleaseHarness {
   }
 
   /** The real AWS adapters, talking to the simulation; with `killSwitch`, a process that can be killed. */
-  ports(killSwitch?: KillSwitch): ReleasePorts {
+  ports(killSwitch?: KillSwitch): ReleasePortsWithClock {
     const { clients, clock, names } = this.sim;
     const wrap = <T extends object>(port: T) => (killSwitch ? killSwitch.wrap(port) : port);
     const poolProps = { client: clients.elbv2, targetGroupArn: names.targetGroupArn, clock };

@@ -38,8 +38,20 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { BadInputError, isAbort, LockLostError, ReleaseError } from './errors.ts';
+import { isAbort, LockLostError, ReleaseError } from './errors.ts';
 import type { JournalTarget, LockAttempt, LockHolder, LockState, ReleaseRecord, ReleaseStore } from './ports.ts';
+import {
+  historySortKey,
+  journalTargetsInOrder,
+  mayTakeLock,
+  newLock,
+  pickHolder,
+  queueSortKey,
+  takenOverFrom,
+  UnfinishedJournalError,
+} from './release-store-rules.ts';
+
+export { UnfinishedJournalError };
 
 export interface DynamoDbReleaseStoreProps {
   /** A document client (numbers as JS numbers, the default); the caller owns and destroys it. */
@@ -53,18 +65,6 @@ export class ReleaseTableError extends ReleaseError {
   constructor(readonly tableName: string, readonly operation: string, message: string, reasonCode: string, options?: ErrorOptions) {
     super(message, reasonCode, options);
     this.name = 'ReleaseTableError';
-  }
-}
-
-/** startJournal found another release's journal still open: that release must be repaired or finished first. */
-export class UnfinishedJournalError extends ReleaseError {
-  constructor(readonly unfinished: ReleaseRecord, readonly releaseId: string) {
-    super(
-      `release ${unfinished.releaseId} (${unfinished.version} by ${unfinished.holder}, started ${new Date(unfinished.startedAt).toISOString()}) ` +
-        `left an unfinished journal; repair or finish it before starting release ${releaseId}`,
-      'JournalUnfinished',
-    );
-    this.name = 'UnfinishedJournalError';
   }
 }
 
@@ -112,7 +112,7 @@ export class DynamoDbReleaseStore implements ReleaseStore {
   // --- lock ----------------------------------------------------------------------------------------
 
   async tryAcquireLock(holder: LockHolder, ttlMs: number, now: number): Promise<LockAttempt> {
-    const lock: LockState = { ...pickHolder(holder), acquiredAt: now, heartbeatAt: now, expiresAt: now + ttlMs };
+    const lock = newLock(holder, ttlMs, now);
     for (let attempt = 1; ; attempt++) {
       try {
         // One conditional put decides every race: free, expired (a takeover) or already ours.
@@ -126,16 +126,15 @@ export class DynamoDbReleaseStore implements ReleaseStore {
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           })),
         );
-        const previous = Attributes ? lockFromItem(Attributes as LockItem) : undefined;
-        if (previous && previous.releaseId !== holder.releaseId) return { acquired: true, lock, tookOverFrom: previous };
-        return { acquired: true, lock };
+        const previous = takenOverFrom(Attributes ? lockFromItem(Attributes as LockItem) : undefined, holder.releaseId);
+        return previous ? { acquired: true, lock, tookOverFrom: previous } : { acquired: true, lock };
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
         // DynamoDB returns the item that failed the condition; dynalite does not, so read it then.
         const returned = lockFromReturnedItem(error);
         if (returned) return { acquired: false, heldBy: returned };
         const current = await this.readLock();
-        if (current && current.releaseId !== holder.releaseId && current.expiresAt >= now) return { acquired: false, heldBy: current };
+        if (current && !mayTakeLock(current, holder.releaseId, now)) return { acquired: false, heldBy: current };
         if (attempt >= MAX_ACQUIRE_ATTEMPTS) {
           throw this.failure('tryAcquireLock', `the lock kept changing hands during ${attempt} attempts; rerun the release`, 'LockContention');
         }
@@ -211,7 +210,7 @@ export class DynamoDbReleaseStore implements ReleaseStore {
   async readJournal(): Promise<{ readonly release: ReleaseRecord; readonly targets: JournalTarget[] } | undefined> {
     const item = (await this.getItem('readJournal', JOURNAL_KEY)) as JournalItem | undefined;
     if (!item || item.status !== 'running') return undefined;
-    const targets = Object.values(item.targets ?? {}).sort((a, b) => a.updatedAt - b.updatedAt || a.targetId.localeCompare(b.targetId));
+    const targets = journalTargetsInOrder(Object.values(item.targets ?? {}));
     return { release: item.release, targets };
   }
 
@@ -257,7 +256,7 @@ export class DynamoDbReleaseStore implements ReleaseStore {
         TableName: this.tableName,
         Item: {
           pk: HISTORY_PARTITION,
-          sk: `${sortableTime(release.startedAt)}#${release.releaseId}`,
+          sk: historySortKey(release),
           releaseId: release.releaseId,
           release: plain(release),
         },
@@ -392,11 +391,6 @@ function isConditionalCheckFailed(error: unknown): error is ConditionalCheckFail
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
-/** Only the holder fields: callers may pass a LockState or an item with more in it. */
-function pickHolder(holder: LockHolder): LockHolder {
-  return { releaseId: holder.releaseId, version: holder.version, holder: holder.holder, requestedAt: holder.requestedAt };
-}
-
 function lockItem(lock: LockState): LockItem {
   const { expiresAt, ...rest } = lock;
   return { ...LOCK_KEY, ...pickHolder(rest), acquiredAt: rest.acquiredAt, heartbeatAt: rest.heartbeatAt, expiresAtMs: expiresAt };
@@ -424,13 +418,7 @@ function lockFromReturnedItem(error: ConditionalCheckFailedException): LockState
 }
 
 function queueKey(holder: LockHolder): { pk: string; sk: string } {
-  return { pk: QUEUE_PARTITION, sk: `${sortableTime(holder.requestedAt)}#${holder.releaseId}` };
-}
-
-/** Zero-padded so that string order is time order (16 digits last until the year 318,000). */
-function sortableTime(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) throw new BadInputError(`a release time must be a non-negative number of ms since the epoch (given ${ms})`);
-  return String(Math.trunc(ms)).padStart(16, '0');
+  return { pk: QUEUE_PARTITION, sk: queueSortKey(holder) };
 }
 
 /** Drops undefined fields: the injected client may not be configured to remove them, and DynamoDB rejects them. */

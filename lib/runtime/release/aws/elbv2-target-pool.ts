@@ -8,7 +8,7 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Clock } from '../clock.ts';
-import { PollCadence } from './poll-cadence.ts';
+import { pollUntil } from '../poll-cadence.ts';
 import { DeadlineExceededError, TargetUnhealthyError } from '../errors.ts';
 import type { PoolTimings, TargetHealthState, TargetPool, TargetStatus } from '../ports.ts';
 import { type AwsCall, callAws, type RetryPolicy } from './aws-call.ts';
@@ -145,15 +145,15 @@ export class Elbv2TargetPool implements TargetPool {
     signal: AbortSignal | undefined,
     done: (status: TargetStatus) => boolean,
   ): Promise<void> {
-    const deadline = this.clock.now() + deadlineMs;
-    const cadence = new PollCadence(this.clock, this.pollIntervalMs);
-    for (;;) {
-      const status = await this.targetHealth(targetId, signal);
-      if (done(status)) return;
-      if (deadline - this.clock.now() <= 0) throw new DeadlineExceededError(targetId, step, deadlineMs, describeState(status));
-      // The last poll lands on the deadline itself, so a target that makes it just in time counts.
-      await cadence.wait(deadline, signal);
-    }
+    await pollUntil({
+      clock: this.clock,
+      intervalMs: this.pollIntervalMs,
+      deadlineMs,
+      signal,
+      read: (abortSignal) => this.targetHealth(targetId, abortSignal),
+      done,
+      onDeadline: (status) => new DeadlineExceededError(targetId, step, deadlineMs, describeState(status)),
+    });
   }
 
   private async readTimings(signal?: AbortSignal): Promise<PoolTimings> {

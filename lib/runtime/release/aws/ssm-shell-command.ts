@@ -6,7 +6,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { Clock } from '../clock.ts';
-import { PollCadence } from './poll-cadence.ts';
+import { PollCadence } from '../poll-cadence.ts';
 import { callAws, type RetryPolicy } from './aws-call.ts';
 
 export interface SsmShellCommandRunnerProps {

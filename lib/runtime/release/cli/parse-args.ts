@@ -14,7 +14,18 @@ export interface ReleaseTargets {
   readonly releaseGateAlarmName?: string;
 }
 
+/** HAProxy mode: local services behind an HAProxy backend instead of the AWS stack. */
+export interface LocalArgs {
+  readonly haproxySocket: string;
+  readonly backend: string;
+  readonly targetsFile: string;
+  /** The backend's `inter` (its runtime API does not report it): sets how soon a failing server is judged unhealthy. */
+  readonly checkIntervalMs: number;
+}
+
 interface CommonArgs {
+  /** Set in HAProxy mode; the AWS stack is then not used at all. */
+  readonly local?: LocalArgs;
   readonly stage: string;
   readonly stackName: string;
   readonly region?: string;
@@ -33,6 +44,7 @@ export interface ReleaseArgs extends CommonArgs {
   readonly installTimeoutMs: number;
   readonly installEstimateMs: number;
   readonly lockWaitMs: number;
+  readonly lockTtlMs: number;
   readonly extraAlarms: string[];
   readonly holder?: string;
 }
@@ -59,6 +71,7 @@ Options (release):
   --install-timeout D        per target (default: 10m)
   --install-estimate D       install time used by --dry-run's budget (default: 30s)
   --lock-timeout D           how long to wait for another release's lock (default: 15m)
+  --lock-ttl D               a killed release's lock is taken over this long after its last heartbeat (default: 60s)
   --alarm NAME               also watch this CloudWatch alarm (repeatable)
   --holder TEXT              who is releasing, shown to others (default: $GITHUB_ACTOR/$USER@host)
 Options (both):
@@ -68,6 +81,11 @@ Options (both):
   --version-parameter, --release-gate-alarm
                              use this value instead of the stack output
   --history N                (status) releases to show (default: 10)
+HAProxy mode (local services, no AWS; all three together):
+  --haproxy-socket PATH      HAProxy runtime API socket (stats socket ... level admin)
+  --backend NAME             the HAProxy backend whose servers are released
+  --local-targets FILE       JSON: releasesDir, stateDir, command, targets [{name, port}]
+  --check-interval D         the backend's health-check inter (default: 2s, HAProxy's default)
 Durations: 500ms, 30s, 5m, 1h, or a number of seconds.
 
 Exit codes: 0 released; 1 failed and rolled back; 2 failed and rollback failed;
@@ -105,7 +123,15 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (overrides.targetGroupArn !== undefined && !/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/.+/.test(overrides.targetGroupArn)) {
     problems.push(`--target-group-arn must be a target group ARN (arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>) (given "${overrides.targetGroupArn}")`);
   }
-  const common: CommonArgs = { stage, stackName: values['stack-name'] ?? stackName(stage), region: values.region, json: values.json ?? false, overrides };
+  const localFlags = { haproxySocket: values['haproxy-socket'], backend: values.backend, targetsFile: values['local-targets'] };
+  const given = Object.entries(localFlags).filter(([, value]) => value !== undefined);
+  let local: LocalArgs | undefined;
+  const checkIntervalMs = parseDurationMs(values['check-interval'] ?? '2s');
+  if (checkIntervalMs === undefined || checkIntervalMs < 10) problems.push(`--check-interval must be a duration of at least 10ms, such as 2s (given "${values['check-interval']}")`);
+  if (given.length === 3) local = { ...(localFlags as Omit<LocalArgs, 'checkIntervalMs'>), checkIntervalMs: checkIntervalMs ?? 2000 };
+  else if (given.length > 0) problems.push('HAProxy mode needs --haproxy-socket, --backend and --local-targets together (given only ' + given.map(([key]) => key).join(', ') + ')');
+  if (local && !/^[A-Za-z0-9_.:-]+$/.test(local.backend)) problems.push(`--backend must be an HAProxy backend name (letters, digits, "_", ".", ":", "-") (given "${local.backend}")`);
+  const common: CommonArgs = { local, stage, stackName: values['stack-name'] ?? stackName(stage), region: values.region, json: values.json ?? false, overrides };
 
   if (command === 'status') {
     const history = values.history === undefined ? 10 : Number(values.history);
@@ -136,6 +162,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const installTimeoutMs = duration('install-timeout', values['install-timeout'], '10m', 10_000, 2 * 3_600_000);
   const installEstimateMs = duration('install-estimate', values['install-estimate'], '30s', 0, 2 * 3_600_000);
   const lockWaitMs = duration('lock-timeout', values['lock-timeout'], '15m', 0, 6 * 3_600_000);
+  const lockTtlMs = duration('lock-ttl', values['lock-ttl'], '60s', 3_000, 3_600_000);
   throwIfProblems(problems);
 
   return {
@@ -150,6 +177,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     installTimeoutMs,
     installEstimateMs,
     lockWaitMs,
+    lockTtlMs,
     extraAlarms: values.alarm ?? [],
     holder: values.holder,
   };
@@ -173,6 +201,7 @@ function parseOptions(argv: readonly string[]) {
       'install-timeout': { type: 'string' },
       'install-estimate': { type: 'string' },
       'lock-timeout': { type: 'string' },
+      'lock-ttl': { type: 'string' },
       alarm: { type: 'string', multiple: true },
       holder: { type: 'string' },
       history: { type: 'string' },
@@ -183,6 +212,10 @@ function parseOptions(argv: readonly string[]) {
       'release-table': { type: 'string' },
       'version-parameter': { type: 'string' },
       'release-gate-alarm': { type: 'string' },
+      'haproxy-socket': { type: 'string' },
+      backend: { type: 'string' },
+      'local-targets': { type: 'string' },
+      'check-interval': { type: 'string' },
     },
   });
 }

@@ -18,13 +18,14 @@ import { resolveCapacity } from '../capacity.ts';
 import type { Clock } from '../clock.ts';
 import { DynamoDbReleaseStore } from '../dynamodb-release-store.ts';
 import { BadInputError, CapacityError, LockNotAcquiredError, ReleaseError } from '../errors.ts';
-import type { ReleaseOutcome } from '../ports.ts';
+import type { AlarmGate, InstanceGuard, Installer, ReleaseOutcome, ReleaseStore, TargetPool } from '../ports.ts';
 import { releaseBudget } from '../release-budget.ts';
 import { ReleaseEngine } from '../release-engine.ts';
 import { formatDuration } from './duration.ts';
 import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
 import { type ReleaseArgs, type ReleaseTargets, type StatusArgs, parseCliArgs, usage } from './parse-args.ts';
 import { reportProgress } from './progress-reporter.ts';
+import { localPorts } from './local-ports.ts';
 import { releaseSummaryMarkdown } from './step-summary.ts';
 
 export interface AwsClients {
@@ -50,6 +51,14 @@ export interface CliEnvironment {
   readonly signal?: AbortSignal;
   /** How often adapters poll AWS. @default 1000 ms */
   readonly pollIntervalMs?: number;
+}
+
+export interface ReleasePorts {
+  readonly pool: TargetPool;
+  readonly installer: Installer;
+  readonly gate: AlarmGate;
+  readonly guard: InstanceGuard;
+  readonly store: ReleaseStore;
 }
 
 const outcomeExitCode: Record<ReleaseOutcome, ExitCodeValue> = {
@@ -126,7 +135,7 @@ async function resolveTargets(args: ReleaseArgs | StatusArgs, clients: AwsClient
   return resolved as Required<ReleaseTargets>;
 }
 
-function adapters(targets: Required<ReleaseTargets>, clients: AwsClients, environment: CliEnvironment, extraAlarms: readonly string[] = []) {
+function adapters(targets: Required<ReleaseTargets>, clients: AwsClients, environment: CliEnvironment, extraAlarms: readonly string[] = []): ReleasePorts {
   const { clock } = environment;
   const pollIntervalMs = environment.pollIntervalMs ?? 1000;
   return {
@@ -159,15 +168,25 @@ function safeUser(): string {
 
 // --- sluice release ----------------------------------------------------------------------------------
 
-async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
+/** The ports a command works with: the AWS stack's, or (HAProxy mode) local services'. */
+async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironment, version?: string): Promise<ReleasePorts> {
+  if (args.local) {
+    const local = await localPorts(args.local, environment.clock);
+    if (version !== undefined) await local.checkArtifact(version);
+    return local;
+  }
   const clients = environment.clients(args.region);
   const targets = await resolveTargets(args, clients, environment);
-  if (!(await artifactExists(clients.s3, targets.artifactBucketName, args.version, { clock: environment.clock }))) {
+  if (version !== undefined && !(await artifactExists(clients.s3, targets.artifactBucketName, version, { clock: environment.clock }))) {
     throw new BadInputError(
-      `no artifact for ${args.version}: s3://${targets.artifactBucketName}/releases/${args.version}.tgz does not exist; upload it first (aws s3 cp release.tgz s3://${targets.artifactBucketName}/releases/${args.version}.tgz)`,
+      `no artifact for ${version}: s3://${targets.artifactBucketName}/releases/${version}.tgz does not exist; upload it first (aws s3 cp release.tgz s3://${targets.artifactBucketName}/releases/${version}.tgz)`,
     );
   }
-  const ports = adapters(targets, clients, environment, args.extraAlarms);
+  return adapters(targets, clients, environment, args.command === 'release' ? args.extraAlarms : []);
+}
+
+async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
+  const ports = await portsFor(args, environment, args.version);
   if (args.dryRun) return dryRun(args, ports, environment);
 
   const engine = new ReleaseEngine({
@@ -180,6 +199,7 @@ async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<
     bakeMs: args.bakeMs,
     installTimeoutMs: args.installTimeoutMs,
     lockWaitMs: args.lockWaitMs,
+    lockTtlMs: args.lockTtlMs,
     supersede: args.supersede,
   });
   reportProgress(engine, environment.stdout, { json: args.json, now: () => environment.clock.now() });
@@ -209,7 +229,7 @@ async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<
   }
 }
 
-async function dryRun(args: ReleaseArgs, ports: ReturnType<typeof adapters>, environment: CliEnvironment): Promise<ExitCodeValue> {
+async function dryRun(args: ReleaseArgs, ports: ReleasePorts, environment: CliEnvironment): Promise<ExitCodeValue> {
   const [timings, listed, current] = await Promise.all([ports.pool.timings(), ports.pool.listTargets(), ports.guard.launchVersion()]);
   const versions = await Promise.all(listed.map((target) => ports.installer.installedVersion(target.id).catch(() => undefined)));
   const toRelease = listed.filter((_, index) => versions[index] !== args.version);
@@ -232,7 +252,7 @@ async function dryRun(args: ReleaseArgs, ports: ReturnType<typeof adapters>, env
     return ExitCode.success;
   }
   const { stdout } = environment;
-  stdout(`Plan: release ${args.version} to ${args.stackName} (now on ${plan.currentVersion}) — dry run, nothing will change`);
+  stdout(`Plan: release ${args.version} to ${args.local ? `backend ${args.local.backend}` : args.stackName} (now on ${plan.currentVersion}) — dry run, nothing will change`);
   for (const target of plan.targets) stdout(`  ${target.targetId}  ${target.state.padEnd(9)} ${String(target.version ?? '?').padEnd(16)} ${target.action}`);
   stdout(`  ${toRelease.length} to release, ${rules.maxUnavailable} at a time (at least ${rules.minHealthy} healthy): ${budget.waves} wave(s)`);
   stdout(
@@ -246,9 +266,7 @@ async function dryRun(args: ReleaseArgs, ports: ReturnType<typeof adapters>, env
 // --- sluice status -----------------------------------------------------------------------------------
 
 async function status(args: StatusArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
-  const clients = environment.clients(args.region);
-  const targets = await resolveTargets(args, clients, environment);
-  const ports = adapters(targets, clients, environment);
+  const ports = await portsFor(args, environment);
   const [listed, current, lock, history] = await Promise.all([
     ports.pool.listTargets(),
     ports.guard.launchVersion(),
@@ -269,7 +287,7 @@ async function status(args: StatusArgs, environment: CliEnvironment): Promise<Ex
     return ExitCode.success;
   }
   const { stdout } = environment;
-  stdout(`${args.stackName}: current version ${current ?? 'none'}`);
+  stdout(`${args.local ? `backend ${args.local.backend}` : args.stackName}: current version ${current ?? 'none'}`);
   stdout('Targets:');
   for (const [index, target] of listed.entries()) {
     stdout(`  ${target.id}  ${target.state.padEnd(9)} ${String(versions[index] ?? '?').padEnd(16)} ${target.reasonCode ?? ''}`.trimEnd());

@@ -29,6 +29,7 @@ describe('parseCliArgs', () => {
       json: false,
       installTimeoutMs: 600_000,
       lockWaitMs: 900_000,
+      lockTtlMs: 60_000,
       extraAlarms: [],
       overrides: {},
     });
@@ -72,6 +73,16 @@ describe('parseCliArgs', () => {
     expect(badInput(['release', 'v1', '--force'])).toMatch(/Unknown option '--force'[\s\S]*Usage:/);
     expect(badInput(['release', 'v1', '--stage', 'Prod!'])).toBe('--stage must be a stage name such as dev or prod (given "Prod!")');
     expect(badInput(['release', 'v1', '--target-group-arn', 'my-tg'])).toMatch(/^--target-group-arn must be a target group ARN/);
+  });
+
+  it('switches to HAProxy mode only with all three of its flags', () => {
+    expect(release('v2', '--haproxy-socket', '/run/haproxy.sock', '--backend', 'app', '--local-targets', 'targets.json', '--lock-ttl', '5s')).toMatchObject({
+      local: { haproxySocket: '/run/haproxy.sock', backend: 'app', targetsFile: 'targets.json', checkIntervalMs: 2_000 },
+      lockTtlMs: 5_000,
+    });
+    expect(release('v2').local).toBeUndefined();
+    expect(badInput(['release', 'v2', '--backend', 'app'])).toBe('HAProxy mode needs --haproxy-socket, --backend and --local-targets together (given only backend)');
+    expect(badInput(['release', 'v2', '--haproxy-socket', 's', '--backend', 'a b', '--local-targets', 't'])).toMatch(/^--backend must be an HAProxy backend name/);
   });
 
   it('parses status and help', () => {
