@@ -26,15 +26,20 @@ export class SluiceStack extends Stack {
       currentVersionParameterName: currentVersionParameterName(config.stageName),
       retainHistory: config.protectData,
     });
+    const workQueue = new WorkQueue(this, 'WorkQueue', config);
+    const eventStream = new EventStream(this, 'EventStream', { ...config, retainCheckpoints: config.protectData });
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
       accessLogsBucket: accessLogs.bucket,
       artifactBucket: release.artifactBucket,
       currentVersionParameter: release.currentVersionParameter,
       deletionProtection: config.protectData,
+      environment: {
+        QUEUE_URL: workQueue.queue.queueUrl,
+        STREAM_NAME: eventStream.stream.streamName,
+        CHECKPOINT_TABLE_NAME: eventStream.checkpointTable.tableName,
+      },
     });
-    const workQueue = new WorkQueue(this, 'WorkQueue', config);
-    const eventStream = new EventStream(this, 'EventStream', { ...config, retainCheckpoints: config.protectData });
     workQueue.grantConsume(appTier.instanceRole);
     eventStream.grantConsume(appTier.instanceRole);
     const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });

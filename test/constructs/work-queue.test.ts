@@ -1,9 +1,13 @@
-import { Duration, type Stack } from 'aws-cdk-lib';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { describe, expect, it } from 'vitest';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it, vi } from 'vitest';
 import { WorkQueue, type WorkQueueProps } from '../../lib/constructs/work-queue/work-queue.ts';
-import { testStack } from '../helpers/synth.ts';
+import { testApp, testStack } from '../helpers/synth.ts';
 
 function workQueueStack(props: WorkQueueProps = {}, beforeSynth?: (stack: Stack, workQueue: WorkQueue) => void) {
   const stack = testStack();
@@ -94,5 +98,128 @@ describe('WorkQueue', () => {
         + '  - maxReceiveCount must be a whole number between 1 and 1000 (given 1001)\n'
         + '  - queueRetention must be between 60 and 1209600 seconds (given 30)',
     );
+  });
+});
+
+describe('WorkQueue with a Lambda consumer', () => {
+  const { template, workQueue } = workQueueStack({ lambdaConsumer: {} });
+  const queueArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^WorkQueue(?!DeadLetter|Consumer)'), 'Arn'] };
+
+  it('has no consumer function unless asked', () => {
+    const { template: plain, workQueue: plainQueue } = workQueueStack();
+    plain.resourceCountIs('AWS::Lambda::Function', 0);
+    plain.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    expect(plainQueue.consumerFunction).toBeUndefined();
+  });
+
+  it('maps the queue to the function with partial batch responses and bounded concurrency', () => {
+    expect(workQueue.consumerFunction).toBeDefined();
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: queueArn,
+      FunctionName: { Ref: Match.stringLikeRegexp('^WorkQueueConsumer') },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: Match.absent(),
+    });
+  });
+
+  it('runs lambda/queue-consumer.ts on the latest Node.js runtime, on arm64, with its own log group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Timeout: 10,
+      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^WorkQueueConsumerLogs') } },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  it('gives the function a role with no managed policies: its log group, and consuming the queue', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
+      ManagedPolicyArns: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^WorkQueueConsumerRole') }],
+      PolicyDocument: { Statement: [
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WorkQueueConsumerLogs'), 'Arn'] } },
+        { Effect: 'Allow', Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], Resource: queueArn },
+      ] },
+    });
+  });
+
+  it('takes concurrency, batch size, batching window and timeout from the props', () => {
+    const { template: tuned } = workQueueStack({
+      queueVisibilityTimeout: Duration.seconds(185),
+      lambdaConsumer: { maxConcurrency: 50, batchSize: 5, maxBatchingWindow: Duration.seconds(5), timeout: Duration.seconds(30) },
+    });
+    tuned.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 50 }, BatchSize: 5, MaximumBatchingWindowInSeconds: 5 });
+    tuned.hasResourceProperties('AWS::Lambda::Function', { Timeout: 30 });
+    tuned.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 185, ReceiveMessageWaitTimeSeconds: 20 });
+  });
+
+  it('requires a visibility timeout of at least six function timeouts, plus the batching window', () => {
+    expect(() => workQueueStack({ lambdaConsumer: { timeout: Duration.seconds(30) } })).toThrow(
+      'Invalid work queue settings:\n'
+        + '  - queueVisibilityTimeout must be at least 6 × lambdaConsumer.timeout = 180 seconds, as AWS recommends for a Lambda consumer; raise it or shorten the timeout (given 60)',
+    );
+    expect(() => workQueueStack({ lambdaConsumer: { maxBatchingWindow: Duration.seconds(1) } })).toThrow(
+      '  - queueVisibilityTimeout must be at least 6 × lambdaConsumer.timeout + lambdaConsumer.maxBatchingWindow = 61 seconds, as AWS recommends for a Lambda consumer; raise it or shorten the timeout (given 60)',
+    );
+    expect(() => workQueueStack({ queueVisibilityTimeout: Duration.minutes(3), lambdaConsumer: { timeout: Duration.seconds(30) } })).not.toThrow();
+  });
+
+  it('lists every invalid consumer setting', () => {
+    expect(() => workQueueStack({
+      queueVisibilityTimeout: Duration.hours(2),
+      lambdaConsumer: { maxConcurrency: 1, batchSize: 11, maxBatchingWindow: Duration.minutes(6), timeout: Duration.minutes(16) },
+    })).toThrow(
+      'Invalid work queue settings:\n'
+        + '  - lambdaConsumer.maxConcurrency must be a whole number between 2 and 1000 (given 1)\n'
+        + '  - lambdaConsumer.batchSize must be a whole number between 1 and 10 (given 11)\n'
+        + '  - lambdaConsumer.maxBatchingWindow must be between 0 and 300 seconds (given 360)\n'
+        + '  - lambdaConsumer.timeout must be between 1 and 900 seconds (given 960)',
+    );
+  });
+
+  it('has no AWS Solutions findings', () => {
+    const stack = testStack();
+    new WorkQueue(stack, 'WorkQueue', { lambdaConsumer: {} });
+    const report = new AwsSolutionsChecks(stack.node.root).validateScope(stack);
+    expect(report.violations.map((violation) => `${violation.ruleName}: ${violation.violatingResources.map((resource) => resource.resourceLogicalId).join(', ')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('bundles the handler with esbuild into a minified ES module that answers an SQS event', async () => {
+    const app = testApp();
+    // The one synth that really bundles: unit tests otherwise skip it.
+    app.node.setContext('aws:cdk:bundling-stacks', ['**']);
+    const stack = new Stack(app, 'BundledStack');
+    new WorkQueue(stack, 'WorkQueue', { lambdaConsumer: {} });
+    const assembly = app.synth();
+    try {
+      const code = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))[0]?.Properties.Code;
+      const assetDirectory = join(assembly.directory, `asset.${String(code.S3Key).replace(/\.zip$/, '')}`);
+      expect(existsSync(join(assetDirectory, 'index.mjs.map'))).toBe(true);
+      const bundle = readFileSync(join(assetDirectory, 'index.mjs'), 'utf8');
+      expect(bundle.split('\n').length).toBeLessThan(10);
+      expect(bundle).not.toMatch(/from\s*"@aws-sdk\//);
+
+      const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+      try {
+        const { handler } = await import(pathToFileURL(join(assetDirectory, 'index.mjs')).href);
+        const record = (messageId: string, body: string) => ({ messageId, body, attributes: { ApproximateReceiveCount: '1' }, messageAttributes: {}, eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:work' });
+        await expect(handler({ Records: [record('m1', '{"type":"send-invoice"}'), record('m2', 'not json')] }, { getRemainingTimeInMillis: () => 10_000 }))
+          .resolves.toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
+      } finally {
+        write.mockRestore();
+      }
+    } finally {
+      rmSync(assembly.directory, { recursive: true, force: true });
+    }
   });
 });

@@ -40,6 +40,13 @@ describe('SluiceStack', () => {
     expect(policy).not.toContain('kinesis:PutRecord');
   });
 
+  it('tells the instances where the queue, stream and checkpoints are', () => {
+    const userData = JSON.stringify(Object.values(dev.template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
+    expect(userData).toMatch(/QUEUE_URL=",\{"Ref":"WorkQueue/);
+    expect(userData).toMatch(/STREAM_NAME=",\{"Ref":"EventStream/);
+    expect(userData).toMatch(/CHECKPOINT_TABLE_NAME=",\{"Ref":"EventStreamCheckpointTable/);
+  });
+
   it('protects data in prod and not in dev', () => {
     for (const table of Object.values(prod.template.findResources('AWS::DynamoDB::Table'))) {
       expect(table).toMatchObject({ DeletionPolicy: 'Retain', Properties: { DeletionProtectionEnabled: true } });

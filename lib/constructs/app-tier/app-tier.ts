@@ -109,6 +109,12 @@ export interface AppTierProps extends AppTierSettings {
    * @default false
    */
   readonly deletionProtection?: boolean;
+  /**
+   * Environment variables for the web app and the worker (written to /etc/sluice/env), such as the
+   * queue URL the worker consumes.
+   * @default - none beyond sluice's own (APP_PORT, HEALTH_CHECK_PATH, AWS_REGION, …)
+   */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -127,7 +133,12 @@ export class AppTier extends Construct {
 
   constructor(scope: Construct, id: string, props: AppTierProps) {
     super(scope, id);
-    throwIfInvalid('app tier', validateAppTierSettings(props));
+    throwIfInvalid('app tier', [
+      ...validateAppTierSettings(props),
+      ...Object.keys(props.environment ?? {})
+        .filter((name) => !/^[A-Z_][A-Z0-9_]*$/.test(name))
+        .map((name) => `environment variable names must be upper-case letters, digits and "_" (given "${name}")`),
+    ]);
 
     const appPort = props.appPort ?? 8080;
     const healthCheckPath = props.healthCheckPath ?? '/health';
@@ -250,6 +261,7 @@ export class AppTier extends Construct {
         healthCheckPath,
         workerStopTimeoutSeconds: (props.workerStopTimeout ?? Duration.seconds(60)).toSeconds(),
         installHealthTimeoutSeconds: (props.installHealthTimeout ?? Duration.seconds(60)).toSeconds(),
+        environment: props.environment ?? {},
       }),
     });
 

@@ -11,6 +11,8 @@ export interface InstanceUserDataProps {
   readonly healthCheckPath: string;
   readonly workerStopTimeoutSeconds: number;
   readonly installHealthTimeoutSeconds: number;
+  /** More variables for both services, e.g. QUEUE_URL. */
+  readonly environment: Readonly<Record<string, string>>;
 }
 
 /**
@@ -34,6 +36,7 @@ export function instanceUserData(props: InstanceUserDataProps): UserData {
       `WORKER_STOP_TIMEOUT_SECONDS=${props.workerStopTimeoutSeconds}`,
       `AWS_REGION=${region}`,
       'NODE_ENV=production',
+      ...Object.entries(props.environment).map(([name, value]) => `${name}=${value}`),
     ].join('\n')),
     'touch /etc/sluice/release.env',
     heredoc('/opt/sluice/bin/sluice-install', installScript.trimEnd()),

@@ -1,6 +1,11 @@
-import { Duration, Names, Stack } from 'aws-cdk-lib';
+import { fileURLToPath } from 'node:url';
+import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { throwIfInvalid } from '../settings-validation.ts';
@@ -26,19 +31,70 @@ export interface WorkQueueSettings {
   readonly queueRetention?: Duration;
 }
 
-export interface WorkQueueProps extends WorkQueueSettings {}
+/**
+ * A Lambda function that consumes the work queue, running the app's work handler
+ * (lib/runtime/app/work-handler.ts) through lambda/queue-consumer.ts with partial batch responses.
+ */
+export interface WorkQueueLambdaConsumerProps {
+  /**
+   * Most concurrent invocations the event source starts (2–1000). Bounds the load on the external
+   * API the way the instance worker's concurrency does.
+   * @default 10
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Messages per invocation (1–10); the handlers of one batch run concurrently.
+   * @default 10
+   */
+  readonly batchSize?: number;
+  /**
+   * How long Lambda may wait to fill a batch (0–300 seconds). Received messages wait invisible
+   * meanwhile, so it counts towards the visibility-timeout rule.
+   * @default - no batching window: a batch goes out as soon as messages arrive
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * The function's timeout (1–900 seconds). queueVisibilityTimeout must be at least six times as
+   * long (plus maxBatchingWindow), as AWS recommends. Handlers' signals are aborted shortly before it.
+   * @default 10 seconds (the most the default 60-second queueVisibilityTimeout allows)
+   */
+  readonly timeout?: Duration;
+}
+
+export interface WorkQueueProps extends WorkQueueSettings {
+  /**
+   * Consume the queue with a Lambda function as well as, or instead of, the instance worker.
+   * @default - no Lambda consumer
+   */
+  readonly lambdaConsumer?: WorkQueueLambdaConsumerProps;
+}
+
+/** The Lambda consumer's props with the defaults applied. */
+type ResolvedLambdaConsumer = Required<Omit<WorkQueueLambdaConsumerProps, 'maxBatchingWindow'>> & Pick<WorkQueueLambdaConsumerProps, 'maxBatchingWindow'>;
+
+const repositoryRoot = new URL('../../../', import.meta.url);
 
 /**
  * The SQS queue for work that must reach an external API at least once, with its dead-letter queue.
- * Both are encrypted (SSE-SQS) and refuse requests that are not over TLS.
+ * Both are encrypted (SSE-SQS) and refuse requests that are not over TLS. Optionally a Lambda
+ * function consumes the queue (`lambdaConsumer`), beside or instead of the instance worker.
  */
 export class WorkQueue extends Construct {
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
+  /** The Lambda consumer, when `lambdaConsumer` is given. */
+  public readonly consumerFunction?: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: WorkQueueProps = {}) {
     super(scope, id);
-    throwIfInvalid('work queue', validateWorkQueueSettings(props));
+    const queueVisibilityTimeout = props.queueVisibilityTimeout ?? Duration.seconds(60);
+    const consumer: ResolvedLambdaConsumer | undefined = props.lambdaConsumer && {
+      maxConcurrency: props.lambdaConsumer.maxConcurrency ?? 10,
+      batchSize: props.lambdaConsumer.batchSize ?? 10,
+      maxBatchingWindow: props.lambdaConsumer.maxBatchingWindow,
+      timeout: props.lambdaConsumer.timeout ?? Duration.seconds(10),
+    };
+    throwIfInvalid('work queue', validateWorkQueueSettings({ ...props, queueVisibilityTimeout, lambdaConsumer: consumer }));
 
     // The queue's name is fixed up front so that the dead-letter queue's redrive allow policy can
     // name it without a circular reference (the queue's redrive policy names the DLQ).
@@ -61,7 +117,7 @@ export class WorkQueue extends Construct {
       queueName,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      visibilityTimeout: props.queueVisibilityTimeout ?? Duration.seconds(60),
+      visibilityTimeout: queueVisibilityTimeout,
       retentionPeriod: props.queueRetention ?? Duration.days(4),
       // Long polling: fewer empty receives, lower cost, messages seen as soon as they arrive.
       receiveMessageWaitTime: Duration.seconds(20),
@@ -69,6 +125,8 @@ export class WorkQueue extends Construct {
       // Nothing may use the work queue itself as a dead-letter queue.
       redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });
+
+    if (consumer) this.consumerFunction = this.addLambdaConsumer(consumer);
   }
 
   /**
@@ -85,6 +143,45 @@ export class WorkQueue extends Construct {
    */
   grantSend(grantee: iam.IGrantable): iam.Grant {
     return this.queue.grantSendMessages(grantee);
+  }
+
+  // --- Lambda consumer ---------------------------------------------------------------------------
+  private addLambdaConsumer(consumer: ResolvedLambdaConsumer): nodejs.NodejsFunction {
+    // An explicit log group and a role without managed policies: AWSLambdaBasicExecutionRole would
+    // let the function create log groups and write to any of them.
+    const logGroup = new logs.LogGroup(this, 'ConsumerLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(this, 'ConsumerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'sluice work-queue Lambda consumer: writes its log group and consumes the work queue',
+    });
+    logGroup.grantWrite(role);
+
+    const consumerFunction = new nodejs.NodejsFunction(this, 'Consumer', {
+      description: 'sluice work-queue consumer: runs the work handler per message, reports failures by message id',
+      entry: fileURLToPath(new URL('lambda/queue-consumer.ts', repositoryRoot)),
+      handler: 'handler',
+      depsLockFilePath: fileURLToPath(new URL('package-lock.json', repositoryRoot)),
+      // The latest Node.js runtime (cdk-nag AwsSolutions-L1); Graviton is cheaper per GB-second.
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: consumer.timeout,
+      role,
+      logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      bundling: { format: nodejs.OutputFormat.ESM, minify: true, sourceMap: true },
+    });
+
+    // The event source grants the function consume rights on the queue (and nothing else).
+    consumerFunction.addEventSource(new SqsEventSource(this.queue, {
+      batchSize: consumer.batchSize,
+      maxBatchingWindow: consumer.maxBatchingWindow,
+      maxConcurrency: consumer.maxConcurrency,
+      reportBatchItemFailures: true,
+    }));
+    return consumerFunction;
   }
 
   /** Age of the oldest message waiting in the work queue (maximum per minute). */

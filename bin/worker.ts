@@ -1,0 +1,27 @@
+#!/usr/bin/env -S node --disable-warning=NodeVersionSupportWarning --import tsx
+// The queue worker (systemd sluice-worker.service): processes QUEUE_URL with the app's handler until
+// SIGTERM, then stops gracefully within WORKER_STOP_TIMEOUT_SECONDS (systemd's TimeoutStopSec).
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { handleWork, parseWorkItem } from '../lib/runtime/app/work-handler.ts';
+import { jsonLogger } from '../lib/runtime/queue/json-logger.ts';
+import { runWorker } from '../lib/runtime/queue/run-worker.ts';
+
+const logger = jsonLogger({ component: 'worker' });
+const queueUrl = process.env.QUEUE_URL;
+if (!queueUrl) {
+  logger.log('error', 'worker.misconfigured', { problem: 'QUEUE_URL is not set; it comes from /etc/sluice/env, written by the instance user data' });
+  process.exit(2);
+}
+const stopTimeoutSeconds = Number(process.env.WORKER_STOP_TIMEOUT_SECONDS ?? 60);
+const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 32);
+
+process.exitCode = await runWorker({
+  sqs: new SQSClient({}),
+  queueUrl,
+  handler: handleWork,
+  parse: parseWorkItem,
+  concurrency,
+  logger,
+  // 5 s of systemd's stop timeout are kept for handing messages back and the last deletes.
+  stopDeadlineMs: Math.max(1, stopTimeoutSeconds - 5) * 1000,
+});
