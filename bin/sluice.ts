@@ -1,6 +1,9 @@
-#!/usr/bin/env -S node --disable-warning=NodeVersionSupportWarning --import tsx
+#!/usr/bin/env -S node --import tsx
 // sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`). A thin shell over
 // lib/runtime/release/cli: real AWS clients, the system clock, and SIGINT/SIGTERM wired to a safe stop.
+// The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
+// is not for the people reading a release's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { appendFile } from 'node:fs/promises';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';

@@ -1,6 +1,9 @@
-#!/usr/bin/env -S node --disable-warning=NodeVersionSupportWarning --import tsx
+#!/usr/bin/env -S node --import tsx
 // The queue worker (systemd sluice-worker.service): processes QUEUE_URL with the app's handler until
 // SIGTERM, then stops gracefully within WORKER_STOP_TIMEOUT_SECONDS (systemd's TimeoutStopSec).
+// The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
+// is not for the people reading a release's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { handleWork, parseWorkItem } from '../lib/runtime/app/work-handler.ts';
 import { jsonLogger } from '../lib/runtime/queue/json-logger.ts';

@@ -50,7 +50,7 @@ async function release(fleet: LocalFleet, haproxy: LocalHaproxy, from: string, v
   const started = Date.now();
   const cli = spawn(
     process.execPath,
-    ['--disable-warning=NodeVersionSupportWarning', '--import', 'tsx', 'bin/sluice.ts', 'release', version, '--json',
+    ['--import', 'tsx', 'bin/sluice.ts', 'release', version, '--json',
       '--haproxy-socket', haproxy.socketPath, '--backend', backend, '--local-targets', fleet.targetsFile, '--check-interval', '100ms'],
     { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -15,7 +15,7 @@ interface SluiceRun {
 function sluice(...args: string[]): Promise<SluiceRun> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
   Object.assign(env, { AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' });
-  const argv = ['--disable-warning=NodeVersionSupportWarning', '--import', 'tsx', 'bin/sluice.ts', ...args];
+  const argv = ['--import', 'tsx', 'bin/sluice.ts', ...args];
   return new Promise((resolve) => {
     execFile(process.execPath, argv, { cwd: projectRoot, env, timeout: 30_000 }, (error, stdout, stderr) => {
       resolve({ exitCode: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
@@ -48,6 +48,13 @@ describe.concurrent('bin/sluice.ts', () => {
     expect(run.exitCode).toBe(3);
     expect(run.stderr).toBe(message);
     expect(run.stdout).toBe('');
+  });
+
+  it('no AWS region or credentials: exit 3, nothing changed, and what to set', async ({ expect }) => {
+    const run = await sluice('release', 'v1', '--dry-run');
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toMatch(/^sluice: nothing was changed: DescribeStacks for stack sluice-dev failed: .*Region is missing.*; pass --region or set AWS_REGION\n$/);
+    expect(run.stderr).not.toMatch(stackTraceLine);
   });
 
   it('an unknown command: exit 3, saying what to run instead, then the usage, no stack trace', async ({ expect }) => {

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 function startWorker(queueUrl: string, record: string, options: { handlerMs: number; concurrency: number; stopDeadlineMs?: number }): ChildProcess {
-  const child = spawn(process.execPath, ['--disable-warning=NodeVersionSupportWarning', '--import', 'tsx', 'test/helpers/test-worker.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/test-worker.ts'], {
     cwd: projectRoot,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {

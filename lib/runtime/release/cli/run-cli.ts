@@ -185,9 +185,28 @@ async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironm
   return adapters(targets, clients, environment, args.command === 'release' ? args.extraAlarms : []);
 }
 
+/**
+ * Runs what comes before any change (reading outputs, checking the artifact, the dry run): whatever
+ * fails there, nothing was touched, so it is reported as bad input with what to check.
+ */
+async function beforeAnyChange<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof BadInputError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = /region/i.test(message)
+      ? 'pass --region or set AWS_REGION'
+      : /credential|token|signature|expired|profile/i.test(message)
+        ? 'check the AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, or the CI role)'
+        : 'check the AWS credentials, the region and the stack outputs';
+    throw new BadInputError(`nothing was changed: ${message}; ${hint}`);
+  }
+}
+
 async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
-  const ports = await portsFor(args, environment, args.version);
-  if (args.dryRun) return dryRun(args, ports, environment);
+  const ports = await beforeAnyChange(() => portsFor(args, environment, args.version));
+  if (args.dryRun) return beforeAnyChange(() => dryRun(args, ports, environment));
 
   const engine = new ReleaseEngine({
     ...ports,
@@ -203,6 +222,10 @@ async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<
     supersede: args.supersede,
   });
   reportProgress(engine, environment.stdout, { json: args.json, now: () => environment.clock.now() });
+  let touched = false;
+  engine.on('step-started', () => {
+    touched = true;
+  });
   const onAbort = () => engine.stop('interrupted');
   environment.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -224,6 +247,12 @@ async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<
       environment.stderr(`sluice: ${line}${failure ? `\n  cause: ${failure.targetId ?? 'release'} at ${failure.step} [${failure.reasonCode}]: ${failure.message}` : ''}`);
     }
     return outcomeExitCode[result.outcome];
+  } catch (error) {
+    // Failing before the first step (the lock, the plan) changed no target: a failure, nothing to roll back.
+    if (touched || error instanceof LockNotAcquiredError || error instanceof CapacityError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    environment.stderr(`sluice: the release failed before changing any target: ${message}`);
+    return ExitCode.rolledBack;
   } finally {
     environment.signal?.removeEventListener('abort', onAbort);
   }
@@ -266,7 +295,7 @@ async function dryRun(args: ReleaseArgs, ports: ReleasePorts, environment: CliEn
 // --- sluice status -----------------------------------------------------------------------------------
 
 async function status(args: StatusArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
-  const ports = await portsFor(args, environment);
+  const ports = await beforeAnyChange(() => portsFor(args, environment));
   const [listed, current, lock, history] = await Promise.all([
     ports.pool.listTargets(),
     ports.guard.launchVersion(),

@@ -284,6 +284,14 @@ describe('sluice release', () => {
     });
   });
 
+  it('exits 1 when it fails before changing any target (the release table is missing), touching nothing', async () => {
+    const { sim, cli } = await deployedStage();
+    const run = await cli(['release', '2.0.0', '--release-table', 'no-such-table']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.join('\n')).toMatch(/^sluice: the release failed before changing any target: release table no-such-table not found/);
+    expect(changes(sim)).toEqual([]);
+  });
+
   it('exits 4 when another release holds the lock for longer than --lock-timeout, touching nothing', async () => {
     const { sim, store, cli } = await deployedStage();
     const now = sim.clock.now();

@@ -149,7 +149,7 @@ describe.skipIf(!available)('zero-downtime releases through a real HAProxy', () 
     const monitor = monitorStats(haproxy);
     const child = spawn(
       process.execPath,
-      ['--disable-warning=NodeVersionSupportWarning', '--import', 'tsx', 'bin/sluice.ts', 'release', '3.0.0', '--lock-ttl', '3s',
+      ['--import', 'tsx', 'bin/sluice.ts', 'release', '3.0.0', '--lock-ttl', '3s',
         '--haproxy-socket', socket, '--backend', backend, '--local-targets', fleet.targetsFile, '--check-interval', '100ms'],
       { cwd: projectRoot, stdio: 'ignore' },
     );
