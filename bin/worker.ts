@@ -12,8 +12,10 @@ import { runWorker } from '../lib/runtime/queue/run-worker.ts';
 const logger = jsonLogger({ component: 'worker' });
 const queueUrl = process.env.QUEUE_URL;
 if (!queueUrl) {
-  logger.log('error', 'worker.misconfigured', { problem: 'QUEUE_URL is not set; it comes from /etc/sluice/env, written by the instance user data' });
-  process.exit(2);
+  // The stage's queue is consumed by Lambda (queueConsumer: lambda): nothing to do here, and exiting
+  // 0 keeps systemd (Restart=on-failure) from restarting the worker.
+  logger.log('info', 'worker.idle', { reason: 'QUEUE_URL is not set in /etc/sluice/env: this stage consumes the queue with Lambda' });
+  process.exit(0);
 }
 const stopTimeoutSeconds = Number(process.env.WORKER_STOP_TIMEOUT_SECONDS ?? 60);
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 32);

@@ -4,7 +4,7 @@ import { validateMonitoringSettings } from '../constructs/monitoring/validate-mo
 import { validateReleaseResourcesSettings } from '../constructs/release-resources/validate-release-resources-settings.ts';
 import { validateWorkQueueSettings } from '../constructs/work-queue/validate-work-queue-settings.ts';
 import { parseSettingOverrides } from './setting-overrides.ts';
-import { type StageConfig, StageConfigError } from './stage-config.ts';
+import { queueConsumers, type StageConfig, StageConfigError } from './stage-config.ts';
 import { defaultStage, stages } from './stages.ts';
 
 /**
@@ -41,6 +41,9 @@ export function validateStageConfig(config: StageConfig): string[] {
     ...validateMonitoringSettings(config),
     ...validateReleaseResourcesSettings(config),
   ];
+  if (config.queueConsumer !== undefined && !(queueConsumers as readonly string[]).includes(config.queueConsumer)) {
+    problems.push(`queueConsumer must be one of ${queueConsumers.join(', ')} (given "${config.queueConsumer}")`);
+  }
   const minCapacity = config.minCapacity ?? 2;
   if (config.minHealthyHosts !== undefined && config.minHealthyHosts > minCapacity) {
     problems.push(`minHealthyHosts must be at most minCapacity (${minCapacity}), or the healthy-hosts alarm fires whenever the group is at its minimum (given ${config.minHealthyHosts})`);

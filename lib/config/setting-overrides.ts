@@ -9,6 +9,7 @@ type SettingKind = 'integer' | 'number' | 'duration' | 'text' | 'boolean';
  */
 const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind> = {
   protectData: 'boolean',
+  queueConsumer: 'text',
   instanceType: 'text',
   minCapacity: 'integer',
   desiredCapacity: 'integer',

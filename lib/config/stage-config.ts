@@ -18,7 +18,16 @@ export interface StageConfig
    * tables kept (RETAIN) when the stack is deleted. Buckets are always kept.
    */
   readonly protectData: boolean;
+  /**
+   * What consumes the work queue: the worker on the instances, a Lambda function (partial batch
+   * responses), or both.
+   * @default 'instances'
+   */
+  readonly queueConsumer?: QueueConsumer;
 }
+
+export const queueConsumers = ['instances', 'lambda', 'both'] as const;
+export type QueueConsumer = (typeof queueConsumers)[number];
 
 /** Thrown when the chosen stage does not exist or its settings cannot be deployed; lists every problem. */
 export class StageConfigError extends Error {

@@ -26,7 +26,8 @@ export class SluiceStack extends Stack {
       currentVersionParameterName: currentVersionParameterName(config.stageName),
       retainHistory: config.protectData,
     });
-    const workQueue = new WorkQueue(this, 'WorkQueue', config);
+    const consumer = config.queueConsumer ?? 'instances';
+    const workQueue = new WorkQueue(this, 'WorkQueue', { ...config, lambdaConsumer: consumer === 'instances' ? undefined : {} });
     const eventStream = new EventStream(this, 'EventStream', { ...config, retainCheckpoints: config.protectData });
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
@@ -35,12 +36,13 @@ export class SluiceStack extends Stack {
       currentVersionParameter: release.currentVersionParameter,
       deletionProtection: config.protectData,
       environment: {
-        QUEUE_URL: workQueue.queue.queueUrl,
+        // Without QUEUE_URL the instance worker stays idle: the queue is Lambda's alone.
+        ...(consumer === 'lambda' ? {} : { QUEUE_URL: workQueue.queue.queueUrl }),
         STREAM_NAME: eventStream.stream.streamName,
         CHECKPOINT_TABLE_NAME: eventStream.checkpointTable.tableName,
       },
     });
-    workQueue.grantConsume(appTier.instanceRole);
+    if (consumer !== 'lambda') workQueue.grantConsume(appTier.instanceRole);
     eventStream.grantConsume(appTier.instanceRole);
     const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });
 

@@ -122,6 +122,13 @@ describe('resolveStageConfig', () => {
     ]);
   });
 
+  it('chooses what consumes the queue', () => {
+    expect(resolveStageConfig('dev', context({ queueConsumer: 'lambda' })).queueConsumer).toBe('lambda');
+    expect(problemsOf(() => resolveStageConfig('dev', context({ queueConsumer: 'kafka' })))).toEqual([
+      'queueConsumer must be one of instances, lambda, both (given "kafka")',
+    ]);
+  });
+
   it('rejects fractions where whole units are needed', () => {
     expect(problemsOf(() => resolveStageConfig('dev', context({ deregistrationDelay: '1.5', maxReceiveCount: '2.5', streamMode: 'FAST', certificateArn: 'my-cert' })))).toEqual([
       'deregistrationDelay must be a whole number of seconds (given 1.5 seconds)',

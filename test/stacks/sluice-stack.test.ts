@@ -47,6 +47,23 @@ describe('SluiceStack', () => {
     expect(userData).toMatch(/CHECKPOINT_TABLE_NAME=",\{"Ref":"EventStreamCheckpointTable/);
   });
 
+  it('consumes the queue on the instances by default, with Lambda or both when configured', () => {
+    dev.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    const instancePolicy = (template: typeof dev.template) =>
+      JSON.stringify(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^AppTierInstanceRole') }] } }));
+    const userData = (template: typeof dev.template) => JSON.stringify(Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
+
+    const lambdaOnly = synthStage('dev', { queueConsumer: 'lambda' }).template;
+    lambdaOnly.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    expect(instancePolicy(lambdaOnly)).not.toContain('sqs:ReceiveMessage');
+    expect(userData(lambdaOnly)).not.toContain('QUEUE_URL=');
+
+    const both = synthStage('dev', { queueConsumer: 'both' }).template;
+    both.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    expect(instancePolicy(both)).toContain('sqs:ReceiveMessage');
+    expect(userData(both)).toContain('QUEUE_URL=');
+  });
+
   it('protects data in prod and not in dev', () => {
     for (const table of Object.values(prod.template.findResources('AWS::DynamoDB::Table'))) {
       expect(table).toMatchObject({ DeletionPolicy: 'Retain', Properties: { DeletionProtectionEnabled: true } });
@@ -65,7 +82,7 @@ describe('SluiceStack', () => {
     prod.template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '2', MaxSize: '8' });
   });
 
-  it.each([['dev', dev], ['prod with HTTPS and e-mail', prod]])('has no unacknowledged AWS Solutions findings (%s)', (_name, { app }) => {
+  it.each([['dev', dev], ['prod with HTTPS and e-mail', prod], ['dev with the Lambda consumer too', synthStage('dev', { queueConsumer: 'both' })]])('has no unacknowledged AWS Solutions findings (%s)', (_name, { app }) => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((violation) => `${violation.ruleName}: ${violation.violatingResources.map((resource) => resource.resourceLogicalId).join(', ')}`)).toEqual([]);
     expect(report.success).toBe(true);
