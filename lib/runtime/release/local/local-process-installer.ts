@@ -38,6 +38,9 @@ export interface LocalProcessInstallerProps extends LocalTargetsConfig {
   readonly pollIntervalMs?: number;
 }
 
+/** How long a stopped service's port may take to come free before it counts as taken by a stranger. */
+const PORT_RELEASE_WAIT_MS = 3_000;
+
 /** How many lines of a service's log an error carries. */
 const LOG_TAIL_LINES = 20;
 const LOG_TAIL_BYTES = 64 * 1024;
@@ -80,6 +83,12 @@ export class LocalProcessInstaller implements Installer {
       throw new InstallFailedError(targetId, version, await this.logTail(target, 0), 'Install.StopFailed', `process ${running} did not exit even after SIGKILL; stop it by hand, then rerun`);
     }
     await rm(this.file(target, 'pid'), { force: true });
+    if (running !== undefined) {
+      // A process just killed can hold its listening socket a moment longer while the kernel tears
+      // it down (longer on a busy machine): give the port a bounded moment to come free.
+      const portDeadline = this.clock.now() + PORT_RELEASE_WAIT_MS;
+      while ((await portAnswers(target.port)) && this.clock.now() < portDeadline) await this.clock.sleep(this.pollIntervalMs, options.signal);
+    }
     if (await portAnswers(target.port)) {
       throw new InstallFailedError(
         targetId,

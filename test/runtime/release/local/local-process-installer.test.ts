@@ -35,6 +35,12 @@ async function recordedPid(target: string): Promise<number> {
   return Number((await readFile(stateFile(`${target}.pid`), 'utf8')).trim());
 }
 
+/** Gone for good: a killed child stays a zombie (and "alive" to kill 0) until this process reaps it, which can lag under load. */
+async function expectExited(pid: number): Promise<void> {
+  await waitUntil(async () => !isAlive(pid));
+  expect(isAlive(pid)).toBe(false);
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -62,7 +68,7 @@ describe('LocalProcessInstaller', () => {
     expect(result).toEqual({ reportedVersion: 'v2' });
     expect(await installer.installedVersion('app1')).toBe('v2');
     expect(JSON.parse((await httpGet(port('app1'), '/health')).body)).toEqual({ status: 'ok', version: 'v2' });
-    expect(isAlive(oldPid)).toBe(false);
+    await expectExited(oldPid);
     expect(await recordedPid('app1')).not.toBe(oldPid);
     expect((await readFile(stateFile('app1.version'), 'utf8')).trim()).toBe('v2');
     // The other target is left alone, and the fleet's launch version is what startAll put on it.
@@ -140,7 +146,7 @@ describe('LocalProcessInstaller', () => {
     await installer.install('app1', 'v2', INSTALL);
 
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
-    expect(isAlive(oldPid)).toBe(false);
+    await expectExited(oldPid);
     expect(await installer.installedVersion('app1')).toBe('v2');
     const log = await readFile(stateFile('app1.log'), 'utf8');
     expect(log).toContain('ignoring SIGTERM');
