@@ -229,6 +229,9 @@ describe('AppTier', () => {
       expect(userData).toContain('TimeoutStopSec=60');
       expect(userData).toContain('APP_PORT=8080');
       expect(userData).toContain('aws ssm get-parameter');
+      // Before the first release: a placeholder that passes the health check, so the group keeps the instance.
+      expect(userData).toContain('/opt/sluice/releases/none/server.mjs');
+      expect(userData).toContain("version: 'none'");
     });
   });
 

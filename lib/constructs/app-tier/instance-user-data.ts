@@ -55,11 +55,35 @@ export function instanceUserData(props: InstanceUserDataProps): UserData {
     'systemctl daemon-reload',
     'systemctl enable sluice-web.service sluice-worker.service',
     `version="$(aws ssm get-parameter --region ${region} --name '${props.currentVersionParameterName}' --query Parameter.Value --output text)"`,
-    // Before the first release the parameter holds "none": the instance waits for `sluice release`.
-    'if [[ "$version" != "none" ]]; then /opt/sluice/bin/sluice-install "$version"; fi',
+    // Before the first release the parameter holds "none": a placeholder release answers the health
+    // check (so the group does not replace the instance over and over) and 503 to everything else,
+    // until `sluice release` puts the first real version in its place.
+    'if [[ "$version" == "none" ]]; then',
+    '  mkdir -p /opt/sluice/releases/none',
+    heredoc('/opt/sluice/releases/none/server.mjs', placeholderServer),
+    heredoc('/opt/sluice/releases/none/worker.mjs', "console.log('sluice: no release yet; the worker starts with the first one');"),
+    // Marked complete, so a first release that rolls back can `sluice-install none` to return here.
+    '  touch /opt/sluice/releases/none/.complete',
+    "  printf 'SLUICE_VERSION=none\\n' > /etc/sluice/release.env",
+    '  ln -sfn /opt/sluice/releases/none /opt/sluice/current',
+    '  systemctl start sluice-web.service sluice-worker.service',
+    'else',
+    '  /opt/sluice/bin/sluice-install "$version"',
+    'fi',
   );
   return userData;
 }
+
+/** The "none" release: healthy, reporting version none, and 503 for every request. */
+const placeholderServer = [
+  "import { createServer } from 'node:http';",
+  'const health = process.env.HEALTH_CHECK_PATH;',
+  'createServer((request, response) => {',
+  "  const healthy = request.url?.split('?')[0] === health;",
+  "  response.writeHead(healthy ? 200 : 503, { 'Content-Type': 'application/json' });",
+  "  response.end(JSON.stringify(healthy ? { status: 'ok', version: 'none' } : { error: 'no release yet: run sluice release <version>' }));",
+  '}).listen(Number(process.env.APP_PORT));',
+].join('\n');
 
 interface ServiceUnitProps {
   readonly description: string;
