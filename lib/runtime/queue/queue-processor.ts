@@ -3,7 +3,7 @@
 // batches, backs failed ones off by receive count, keeps running ones invisible with a heartbeat,
 // keeps FIFO groups in order, and stops gracefully (see stop()).
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
-import { TypedEmitter } from '../release/typed-emitter.ts';
+import { TypedEmitter } from '../typed-emitter.ts';
 import { failureVisibilitySeconds } from './backoff.ts';
 import { asError, HandlerTimeoutError, MessageParseError, QueueProcessorError, type SqsAccessError, StopDeadlineError } from './errors.ts';
 import { FifoGroupGate } from './fifo-group-gate.ts';

@@ -1,6 +1,6 @@
 // What an error from an SQS call means for the worker: stop (access), try again later (transient),
 // ignore (the call was aborted on purpose), or report and try again later (anything else).
-import { isTransientAwsError } from '../release/aws/aws-call.ts';
+import { isTransientAwsError } from '../transient-aws-error.ts';
 
 export type SqsErrorKind = 'aborted' | 'access' | 'transient' | 'other';
 

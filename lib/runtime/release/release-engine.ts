@@ -25,7 +25,7 @@ import type {
   TargetStep,
 } from './ports.ts';
 import { acquireReleaseLock, LockHeartbeat } from './release-lock.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { TypedEmitter } from '../typed-emitter.ts';
 
 export type Direction = 'release' | 'rollback' | 'repair';
 

@@ -1,6 +1,7 @@
 // One AWS API call as the release adapters make it: throttling and server errors are retried with
 // capped exponential back-off on the injected clock (so tests run it in virtual time); any other
 // failure surfaces as an AwsCallError that says which call failed, on what, and what to do.
+import { isTransientAwsError } from '../../transient-aws-error.ts';
 import type { Clock } from '../clock.ts';
 import { isAbort, ReleaseError } from '../errors.ts';
 
@@ -41,29 +42,6 @@ export interface AwsCall {
   readonly retry?: RetryPolicy;
   /** Errors the caller handles itself (e.g. InvocationDoesNotExist): rethrown as they are. */
   readonly expected?: (error: unknown) => boolean;
-}
-
-/** Throttling error codes across the services the release uses (ELBv2, SSM, CloudWatch, Auto Scaling, CloudFormation, S3). */
-const THROTTLING_CODES = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'PriorRequestNotComplete',
-  'PriorRequestNotCompleteException',
-]);
-
-/** True for errors that succeed when tried again later: throttling, HTTP 429 and 5xx. */
-export function isTransientAwsError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (THROTTLING_CODES.has(error.name)) return true;
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (status === 429 || (status !== undefined && status >= 500)) return true;
-  return (error as { $retryable?: { throttling?: boolean } }).$retryable?.throttling === true;
 }
 
 export async function callAws<T>(call: AwsCall, send: (signal?: AbortSignal) => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AwsCallError, callAws, isTransientAwsError } from '../../../../lib/runtime/release/aws/aws-call.ts';
+import { AwsCallError, callAws } from '../../../../lib/runtime/release/aws/aws-call.ts';
+import { isTransientAwsError } from '../../../../lib/runtime/transient-aws-error.ts';
 import { awsError } from '../../../helpers/aws-simulation/aws-errors.ts';
 import { VirtualClock } from '../../../helpers/virtual-clock.ts';
 
