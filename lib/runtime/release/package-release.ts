@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { assertReleaseVersion } from './aws/release-version.ts';
+import { assertReleaseVersion } from './release-version.ts';
 
 export interface PackageReleaseOptions {
   readonly version: string;

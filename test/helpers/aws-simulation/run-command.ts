@@ -6,7 +6,7 @@ import type {
   SendCommandCommandInput,
   SendCommandCommandOutput,
 } from '@aws-sdk/client-ssm';
-import { RELEASE_VERSION_PATTERN } from '../../../lib/runtime/release/aws/release-version.ts';
+import { RELEASE_VERSION_PATTERN } from '../../../lib/runtime/release/release-version.ts';
 import type { SimulatedArtifactBucket } from './artifact-bucket.ts';
 import { awsError } from './aws-errors.ts';
 import type { Fleet } from './fleet.ts';

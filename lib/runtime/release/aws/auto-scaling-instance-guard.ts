@@ -9,7 +9,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import { BadInputError } from '../errors.ts';
 import type { InstanceGuard } from '../ports.ts';
 import { type AwsCall, callAws, type RetryPolicy } from './aws-call.ts';
-import { assertReleaseVersion } from './release-version.ts';
+import { assertReleaseVersion } from '../release-version.ts';
 
 /**
  * The Auto Scaling processes a release suspends: each can terminate or replace a target while it is

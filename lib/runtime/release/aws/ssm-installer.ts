@@ -1,9 +1,10 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { Clock } from '../clock.ts';
 import { InstallFailedError } from '../errors.ts';
+import { versionFromHealthBody } from '../health-body.ts';
 import type { InstallOptions, InstallResult, Installer } from '../ports.ts';
+import { assertReleaseVersion } from '../release-version.ts';
 import type { RetryPolicy } from './aws-call.ts';
-import { assertReleaseVersion } from './release-version.ts';
 import { type ShellCommandResult, SsmShellCommandRunner } from './ssm-shell-command.ts';
 
 export interface SsmInstallerProps {
@@ -111,14 +112,4 @@ function outputTail(result: Pick<ShellCommandResult, 'stdout' | 'stderr'>): stri
   const tail = lines.slice(-OUTPUT_TAIL_LINES);
   const summary = lines.slice(0, -OUTPUT_TAIL_LINES).findLast((line) => line.startsWith('sluice-install:'));
   return (summary === undefined ? tail : [summary, '…', ...tail]).join('\n');
-}
-
-function versionFromHealthBody(body: string): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    const version = (parsed as { version?: unknown } | null)?.version;
-    return typeof version === 'string' && version !== '' ? version : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -23,9 +23,10 @@ import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { get } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { assertReleaseVersion } from '../aws/release-version.ts';
+import { assertReleaseVersion } from '../release-version.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { InstallFailedError, ReleaseError } from '../errors.ts';
+import { versionFromHealthBody } from '../health-body.ts';
 import type { InstallOptions, InstallResult, Installer } from '../ports.ts';
 import { LocalInstanceGuard } from './local-instance-guard.ts';
 import { processExists, signalProcessGroup, startEnvironment, waitForExit } from './local-process.ts';
@@ -321,14 +322,6 @@ function getHealth(port: number, path: string, signal?: AbortSignal): Promise<He
   });
 }
 
-function versionFromHealthBody(body: string): string | undefined {
-  try {
-    const version = (JSON.parse(body) as { version?: unknown } | null)?.version;
-    return typeof version === 'string' && version !== '' ? version : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Whether anything accepts connections on 127.0.0.1:port. */
 function portAnswers(port: number): Promise<boolean> {

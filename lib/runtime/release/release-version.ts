@@ -1,4 +1,4 @@
-import { BadInputError } from '../errors.ts';
+import { BadInputError } from './errors.ts';
 
 /**
  * What `sluice-install` accepts as a version (the same pattern as the script): it becomes part of a
