@@ -143,6 +143,10 @@ interface Move {
   step: TargetStep;
 }
 
+function reportOf(move: Move, outcome: TargetReport['outcome']): TargetReport {
+  return { targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction: move.direction, steps: move.steps, outcome };
+}
+
 /** The target left the fleet (terminated by the group or by hand) while we worked on it. */
 class TargetGoneError extends ReleaseError {
   constructor(readonly targetId: string) {
@@ -312,12 +316,12 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
     const stopReason: unknown = signal.reason;
     const lockLost = stopReason instanceof LockLostError;
     const stopped = stopReason instanceof ReleaseError && stopReason.reasonCode === 'Stopped';
-    const finishedIds = new Set(reports.filter((report) => report.outcome === 'done').map((report) => report.targetId));
-    const goneIds = new Set(reports.filter((report) => report.outcome === 'gone').map((report) => report.targetId));
     // Lock lost: another release owns the fleet now and repairs from the journal; touch nothing.
     // Stopped: finished targets keep the new version, the ones in flight go back. Failed: all go back.
-    const tookOut = (move: Move) => move.steps.some((timing) => timing.step === 'deregistering') || move.step !== 'preflight';
-    const toRollBack = lockLost ? [] : moved.filter((move) => tookOut(move) && !goneIds.has(move.targetId) && !(stopped && finishedIds.has(move.targetId)));
+    // A move still at preflight never left the load balancer.
+    const toRollBack = lockLost
+      ? []
+      : moved.filter((move) => move.step !== 'preflight' && !this.gone.has(move.targetId) && !(stopped && move.step === 'done'));
     this.emit('rollback', { targets: toRollBack.map((move) => move.targetId) });
     const rollbackFailures: ReleaseFailure[] = [];
     // A fresh signal: the release's own may be aborted, and the rollback must still run to the end.
@@ -383,18 +387,18 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       const startedAt = this.clock.now();
       const task = this.moveOne(move, signal, options.skipAlarms ?? false)
         .then(() => {
-          reports.push({ targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction, steps: move.steps, outcome: 'done' });
+          reports.push(reportOf(move, 'done'));
           this.emit('target-done', { targetId: move.targetId, direction, version: move.toVersion, durationMs: this.clock.now() - startedAt });
         })
         .catch((error: unknown) => {
           if (error instanceof TargetGoneError) {
             this.gone.add(move.targetId);
-            reports.push({ targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction, steps: move.steps, outcome: 'gone' });
+            reports.push(reportOf(move, 'gone'));
             this.emit('target-gone', { targetId: move.targetId, direction });
             return;
           }
           const failure = this.describeFailure(error, move);
-          reports.push({ targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction, steps: move.steps, outcome: 'failed' });
+          reports.push(reportOf(move, 'failed'));
           options.failures?.push(failure);
           firstFailure ??= failure;
         })
@@ -519,23 +523,22 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
   }
 
   private async step(move: Move, step: TargetStep, action: () => Promise<void>): Promise<void> {
-    move.step = step;
     await this.journal(move, step);
     const startedAt = this.clock.now();
     this.emit('step-started', { targetId: move.targetId, step, direction: move.direction, version: move.toVersion, at: startedAt });
     try {
       await action();
-    } catch (error) {
-      // The failed step is part of the target's timeline too: the summary marks it, and its time counts.
+    } finally {
+      // A failed step is part of the target's timeline too: the summary marks it, and its time counts.
       move.steps.push({ step, startedAt, durationMs: this.clock.now() - startedAt });
-      throw error;
     }
-    const durationMs = this.clock.now() - startedAt;
-    move.steps.push({ step, startedAt, durationMs });
+    const { durationMs } = move.steps[move.steps.length - 1];
     this.emit('step', { targetId: move.targetId, step, direction: move.direction, version: move.toVersion, startedAt, durationMs });
   }
 
+  /** Records where the move is, in memory and in the journal, before that step starts. */
   private journal(move: Move, step: TargetStep): Promise<void> {
+    move.step = step;
     const entry: JournalTarget = { targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, step, updatedAt: this.clock.now() };
     return this.props.store.recordStep(move.journalId, entry);
   }
