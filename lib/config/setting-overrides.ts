@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { parseDurationMs } from '../runtime/duration.ts';
 import type { StageConfig } from './stage-config.ts';
 
 type SettingKind = 'integer' | 'number' | 'duration' | 'text' | 'boolean';
@@ -91,19 +92,9 @@ function parseSetting(kind: SettingKind, raw: unknown): ParseResult {
   }
 }
 
-const durationUnits: Record<string, (amount: number) => Duration> = {
-  ms: Duration.millis,
-  s: Duration.seconds,
-  m: Duration.minutes,
-  h: Duration.hours,
-  d: Duration.days,
-};
-
+/** A duration as typed; a fraction of a second stays in milliseconds so that validation can say "must be whole seconds". */
 function parseDuration(text: string): Duration | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text);
-  if (!match) return undefined;
-  const amount = Number(match[1]);
-  const unit = match[2] ?? 's';
-  // Fractions are kept in milliseconds so that validation can say "must be whole seconds".
-  return unit === 'ms' || Number.isInteger(amount) ? durationUnits[unit](amount) : Duration.millis(Math.round(amount * durationUnits[unit](1).toMilliseconds()));
+  const ms = parseDurationMs(text);
+  if (ms === undefined) return undefined;
+  return ms % 1000 === 0 ? Duration.seconds(ms / 1000) : Duration.millis(ms);
 }

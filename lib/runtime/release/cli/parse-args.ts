@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { stackName } from '../../../config/stack-name.ts';
 import type { MaxUnavailable } from '../capacity.ts';
 import { BadInputError } from '../errors.ts';
-import { parseDurationMs } from './duration.ts';
+import { parseDurationMs } from '../../duration.ts';
 
 /** Stack outputs the CLI needs; each can come from the stack or from a flag. */
 export interface ReleaseTargets {

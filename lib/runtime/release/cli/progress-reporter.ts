@@ -1,5 +1,5 @@
 import type { ReleaseEngine, ReleaseEvents } from '../release-engine.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../../duration.ts';
 
 type Write = (line: string) => void;
 

@@ -21,7 +21,7 @@ import { BadInputError, CapacityError, LockNotAcquiredError, ReleaseError } from
 import type { AlarmGate, InstanceGuard, Installer, ReleaseOutcome, ReleaseStore, TargetPool } from '../ports.ts';
 import { releaseBudget } from '../release-budget.ts';
 import { ReleaseEngine } from '../release-engine.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../../duration.ts';
 import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
 import { type ReleaseArgs, type ReleaseTargets, type StatusArgs, parseCliArgs, usage } from './parse-args.ts';
 import { reportProgress } from './progress-reporter.ts';

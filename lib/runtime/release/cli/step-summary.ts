@@ -1,5 +1,5 @@
 import type { ReleaseResult } from '../release-engine.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../../duration.ts';
 
 const outcomeTitle: Record<ReleaseResult['outcome'], string> = {
   succeeded: '✅ released',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { CloudFormationClient, DescribeStacksCommand, DescribeStacksCommandOutput } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { formatDuration } from '../../../../lib/runtime/release/cli/duration.ts';
+import { formatDuration } from '../../../../lib/runtime/duration.ts';
 import { type AwsClients, runCli } from '../../../../lib/runtime/release/cli/run-cli.ts';
 import { DynamoDbReleaseStore } from '../../../../lib/runtime/release/dynamodb-release-store.ts';
 import type { LockHolder } from '../../../../lib/runtime/release/ports.ts';

@@ -1,8 +1,10 @@
-const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+// Durations as people type them, for the CLI's flags and the CDK app's `-c` overrides alike.
 
-/** `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds; undefined when unreadable. */
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `500ms`, `30s`, `5m`, `1h`, `7d`, or a bare number of seconds, in milliseconds; undefined when unreadable. */
 export function parseDurationMs(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
   if (!match) return undefined;
   return Math.round(Number(match[1]) * units[match[2] ?? 's']);
 }
