@@ -5,7 +5,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { resolveStageConfig } from '../lib/config/resolve-stage-config.ts';
-import { stackName } from '../lib/config/stack-name.ts';
+import { stackName } from '../lib/runtime/stack-contract.ts';
 import { StageConfigError } from '../lib/config/stage-config.ts';
 import { SluiceStack } from '../lib/stacks/sluice-stack.ts';
 

@@ -2,7 +2,7 @@
 // The web app (systemd sluice-web.service): serves on APP_PORT behind the ALB, reports SLUICE_VERSION
 // on HEALTH_CHECK_PATH, and stops gracefully on SIGTERM within the unit's 30 s TimeoutStopSec.
 import { WebApp } from '../lib/runtime/app/web-app.ts';
-import { jsonLogger } from '../lib/runtime/queue/json-logger.ts';
+import { jsonLogger } from '../lib/runtime/json-logger.ts';
 
 const logger = jsonLogger({ component: 'web' });
 const app = new WebApp({

@@ -12,7 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { systemClock } from '../lib/runtime/release/clock.ts';
+import { systemClock } from '../lib/runtime/clock.ts';
 import { runCli } from '../lib/runtime/release/cli/run-cli.ts';
 
 const interrupt = new AbortController();

@@ -6,7 +6,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { handleWork, parseWorkItem } from '../lib/runtime/app/work-handler.ts';
-import { jsonLogger } from '../lib/runtime/queue/json-logger.ts';
+import { jsonLogger } from '../lib/runtime/json-logger.ts';
 import { runWorker } from '../lib/runtime/queue/run-worker.ts';
 
 const logger = jsonLogger({ component: 'worker' });

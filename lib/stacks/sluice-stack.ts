@@ -1,6 +1,6 @@
 import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { currentVersionParameterName, StackOutputs } from '../config/stack-name.ts';
+import { currentVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
 import { AppTier } from '../constructs/app-tier/app-tier.ts';

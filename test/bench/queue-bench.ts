@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
-import { silentLogger } from '../../lib/runtime/queue/json-logger.ts';
+import { silentLogger } from '../../lib/runtime/json-logger.ts';
 import { QueueProcessor } from '../../lib/runtime/queue/queue-processor.ts';
 import { type LocalSqs, startLocalSqs } from '../helpers/local-sqs.ts';
 import { handlerLatencyMs, MEDIAN_MS, P99_MS, summarise } from './seeded-handler-latency.ts';

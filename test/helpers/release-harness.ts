@@ -1,11 +1,11 @@
 import { AutoScalingInstanceGuard } from '../../lib/runtime/release/aws/auto-scaling-instance-guard.ts';
 import { CloudWatchAlarmGate } from '../../lib/runtime/release/aws/cloudwatch-alarm-gate.ts';
 import { Elbv2TargetPool } from '../../lib/runtime/release/aws/elbv2-target-pool.ts';
-import { Elbv2WaiterTargetPool } from '../../lib/runtime/release/aws/elbv2-waiter-target-pool.ts';
+import { Elbv2WaiterTargetPool } from '../bench/elbv2-waiter-target-pool.ts';
 import { SsmInstaller } from '../../lib/runtime/release/aws/ssm-installer.ts';
-import type { Clock } from '../../lib/runtime/release/clock.ts';
-import { DynamoDbReleaseStore } from '../../lib/runtime/release/dynamodb-release-store.ts';
-import type { ReleasePorts } from '../../lib/runtime/release/cli/run-cli.ts';
+import type { Clock } from '../../lib/runtime/clock.ts';
+import { DynamoDbReleaseStore } from '../../lib/runtime/release/aws/dynamodb-release-store.ts';
+import type { ReleasePorts } from '../../lib/runtime/release/ports.ts';
 import { ReleaseEngine, type ReleaseEngineProps } from '../../lib/runtime/release/release-engine.ts';
 import { type AwsSimulation, type AwsSimulationOptions, createAwsSimulation } from './aws-simulation/create-aws-simulation.ts';
 import { routeGlobalTimersTo } from './aws-simulation/global-timers.ts';

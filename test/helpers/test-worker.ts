@@ -4,7 +4,7 @@
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { jsonLogger } from '../../lib/runtime/queue/json-logger.ts';
+import { jsonLogger } from '../../lib/runtime/json-logger.ts';
 import { runWorker } from '../../lib/runtime/queue/run-worker.ts';
 
 const env = (name: string): string => {

@@ -1,5 +1,5 @@
 import FakeTimers from '@sinonjs/fake-timers';
-import type { Clock } from '../../lib/runtime/release/clock.ts';
+import type { Clock } from '../../lib/runtime/clock.ts';
 
 /** 2026-01-01T00:00:00Z: simulations start here. */
 export const SIMULATION_EPOCH = Date.UTC(2026, 0, 1);

@@ -1,7 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambda/queue-consumer.ts';
-import type { LogLevel, Logger } from '../../lib/runtime/queue/json-logger.ts';
+import type { LogLevel, Logger } from '../../lib/runtime/json-logger.ts';
 import type { QueueMessage } from '../../lib/runtime/queue/queue-message.ts';
 import { createSqsBatchProcessor, InvocationDeadlineError, type SqsBatchProcessorOptions } from '../../lib/runtime/queue/sqs-batch-processor.ts';
 

@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { StackOutputs } from '../../lib/config/stack-name.ts';
+import { StackOutputs } from '../../lib/runtime/stack-contract.ts';
 import { synthStage } from '../helpers/synth.ts';
 
 const dev = synthStage('dev');

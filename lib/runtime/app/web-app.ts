@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../queue/json-logger.ts';
+import type { Logger } from '../json-logger.ts';
 
 export interface WebAppOptions {
   /** The release this process runs; `/health` reports it and the release verifies it. */

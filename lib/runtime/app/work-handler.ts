@@ -5,7 +5,7 @@
 // REPLACE THIS with the real work (typically a call to an external API, passing `signal` along).
 // As shipped it does nothing but check the message and log it: a message is a JSON object with a
 // non-empty string `type`; anything else is unparseable and ends in the dead-letter queue.
-import { jsonLogger } from '../queue/json-logger.ts';
+import { jsonLogger } from '../json-logger.ts';
 import type { BodyParser, QueueHandler } from '../queue/queue-message.ts';
 
 /** One unit of work as the producer sent it. */

@@ -1,7 +1,7 @@
 // The QueueProcessor's options, their defaults, and the check that lists every bad one at once.
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { InvalidQueueProcessorOptionsError } from './errors.ts';
-import { jsonLogger, type Logger } from './json-logger.ts';
+import { jsonLogger, type Logger } from '../json-logger.ts';
 import { MAX_VISIBILITY_SECONDS } from './message-lease.ts';
 import type { BodyParser, QueueHandler } from './queue-message.ts';
 

@@ -7,7 +7,7 @@ import { TypedEmitter } from '../typed-emitter.ts';
 import { failureVisibilitySeconds } from './backoff.ts';
 import { asError, HandlerTimeoutError, MessageParseError, QueueProcessorError, type SqsAccessError, StopDeadlineError } from './errors.ts';
 import { FifoGroupGate } from './fifo-group-gate.ts';
-import type { LogLevel } from './json-logger.ts';
+import type { LogLevel } from '../json-logger.ts';
 import { createLease, type MessageLease, visibilitySecondsLeft } from './message-lease.ts';
 import type { QueueProcessorCounters, QueueProcessorEvents, SqsOperation, StopSummary } from './queue-processor-events.ts';
 import { type QueueProcessorOptions, type ResolvedQueueProcessorOptions, resolveQueueProcessorOptions } from './queue-processor-options.ts';

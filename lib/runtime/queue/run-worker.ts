@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Logger } from './json-logger.ts';
+import type { Logger } from '../json-logger.ts';
 import type { QueueHandler } from './queue-message.ts';
 import { QueueProcessor } from './queue-processor.ts';
 import type { QueueProcessorOptions } from './queue-processor-options.ts';

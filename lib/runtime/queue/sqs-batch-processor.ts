@@ -14,7 +14,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { asError, QueueProcessorError } from './errors.ts';
 import { FifoGroupGate } from './fifo-group-gate.ts';
-import { jsonLogger, type Logger, type LogLevel } from './json-logger.ts';
+import { jsonLogger, type Logger, type LogLevel } from '../json-logger.ts';
 import { isFifoRecord, recordToMessage } from './lambda-sqs-record.ts';
 import { type BodyParser, type QueueHandler, receiveCountOf, toQueueMessage } from './queue-message.ts';
 

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '../clock.ts';
 
 /**
  * Polls on a fixed rhythm: the n-th poll is due at start + n × interval, however long each call

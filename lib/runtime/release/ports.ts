@@ -159,3 +159,12 @@ export interface ReleaseStore {
   /** Newest first. */
   listHistory(limit: number): Promise<ReleaseRecord[]>;
 }
+
+/** Everything a release works with: the AWS stack's adapters, or (HAProxy mode) local services'. */
+export interface ReleasePorts {
+  readonly pool: TargetPool;
+  readonly installer: Installer;
+  readonly gate: AlarmGate;
+  readonly guard: InstanceGuard;
+  readonly store: ReleaseStore;
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { type CapacityRules, type MaxUnavailable, mayTakeOut, resolveCapacity } from './capacity.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../clock.ts';
 import {
   AlarmFiringError,
   CapacityError,

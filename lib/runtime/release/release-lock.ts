@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '../clock.ts';
 import { LockLostError, LockNotAcquiredError, SupersededError } from './errors.ts';
 import type { LockHolder, LockState, ReleaseStore } from './ports.ts';
 

@@ -1,5 +1,5 @@
 import type { StateValue } from '@aws-sdk/client-cloudwatch';
-import { currentVersionParameterName, StackOutputs, stackName } from '../../../lib/config/stack-name.ts';
+import { currentVersionParameterName, StackOutputs, stackName } from '../../../lib/runtime/stack-contract.ts';
 import { VirtualClock } from '../virtual-clock.ts';
 import { type SimulatedAlarmSpec, SimulatedAlarms } from './alarms.ts';
 import { ApiFaults, type CallFilter, type FaultKind, type ThrottlePlan } from './api-faults.ts';

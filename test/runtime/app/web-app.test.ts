@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebApp } from '../../../lib/runtime/app/web-app.ts';
-import { silentLogger } from '../../../lib/runtime/queue/json-logger.ts';
+import { silentLogger } from '../../../lib/runtime/json-logger.ts';
 
 function get(port: number, path: string): Promise<{ status: number; body: string; connection?: string }> {
   return new Promise((resolve, reject) => {

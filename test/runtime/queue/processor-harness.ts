@@ -2,7 +2,7 @@
 // each test, a handler that keeps its own record of what it did, a capturing logger, a bounded wait.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import type { Logger, LogLevel } from '../../../lib/runtime/queue/json-logger.ts';
+import type { Logger, LogLevel } from '../../../lib/runtime/json-logger.ts';
 import type { HandlerContext, QueueHandler, QueueMessage } from '../../../lib/runtime/queue/queue-message.ts';
 import { QueueProcessor } from '../../../lib/runtime/queue/queue-processor.ts';
 import type { QueueProcessorOptions } from '../../../lib/runtime/queue/queue-processor-options.ts';

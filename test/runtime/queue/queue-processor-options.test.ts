@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { InvalidQueueProcessorOptionsError } from '../../../lib/runtime/queue/errors.ts';
-import { silentLogger } from '../../../lib/runtime/queue/json-logger.ts';
+import { silentLogger } from '../../../lib/runtime/json-logger.ts';
 import { QueueProcessor } from '../../../lib/runtime/queue/queue-processor.ts';
 import { resolveQueueProcessorOptions } from '../../../lib/runtime/queue/queue-processor-options.ts';
 

@@ -1,5 +1,5 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type Clock, systemClock } from '../clock.ts';
+import { type Clock, systemClock } from '../../clock.ts';
 import { callAws, type RetryPolicy } from './aws-call.ts';
 import { assertReleaseVersion } from '../release-version.ts';
 

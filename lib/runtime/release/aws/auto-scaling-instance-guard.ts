@@ -5,7 +5,7 @@ import {
   SuspendProcessesCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { type Clock, systemClock } from '../clock.ts';
+import { type Clock, systemClock } from '../../clock.ts';
 import { BadInputError } from '../errors.ts';
 import type { InstanceGuard } from '../ports.ts';
 import { type AwsCall, callAws, type RetryPolicy } from './aws-call.ts';

@@ -2,7 +2,7 @@
 // capped exponential back-off on the injected clock (so tests run it in virtual time); any other
 // failure surfaces as an AwsCallError that says which call failed, on what, and what to do.
 import { isTransientAwsError } from '../../transient-aws-error.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { isAbort, ReleaseError } from '../errors.ts';
 
 /** An AWS call failed for a reason retrying does not fix (or it kept being throttled). */

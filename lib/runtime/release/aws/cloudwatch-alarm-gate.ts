@@ -1,5 +1,5 @@
 import { type CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
-import { type Clock, systemClock } from '../clock.ts';
+import { type Clock, systemClock } from '../../clock.ts';
 import { BadInputError } from '../errors.ts';
 import type { AlarmGate } from '../ports.ts';
 import { callAws, type RetryPolicy } from './aws-call.ts';

@@ -7,7 +7,7 @@ import {
   RegisterTargetsCommand,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { pollUntil } from '../poll-cadence.ts';
 import { DeadlineExceededError, TargetUnhealthyError } from '../errors.ts';
 import type { PoolTimings, TargetHealthState, TargetPool, TargetStatus } from '../ports.ts';

@@ -1,5 +1,5 @@
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { InstallFailedError } from '../errors.ts';
 import { versionFromHealthBody } from '../health-body.ts';
 import type { InstallOptions, InstallResult, Installer } from '../ports.ts';

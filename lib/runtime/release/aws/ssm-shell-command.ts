@@ -5,7 +5,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { PollCadence } from '../poll-cadence.ts';
 import { callAws, type RetryPolicy } from './aws-call.ts';
 

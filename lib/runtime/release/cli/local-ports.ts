@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { BadInputError } from '../errors.ts';
 import { HaproxyRuntimeApi } from '../haproxy/haproxy-runtime-api.ts';
 import { HaproxyTargetPool } from '../haproxy/haproxy-target-pool.ts';
@@ -10,7 +10,7 @@ import { LocalProcessInstaller } from '../local/local-process-installer.ts';
 import { loadLocalTargets } from '../local/local-targets.ts';
 import { NoAlarmGate } from '../local/no-alarm-gate.ts';
 import type { LocalArgs } from './parse-args.ts';
-import type { ReleasePorts } from './run-cli.ts';
+import type { ReleasePorts } from '../ports.ts';
 
 /**
  * HAProxy mode: the servers of one HAProxy backend are local services; the installer restarts them

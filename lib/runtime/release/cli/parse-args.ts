@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { stackName } from '../../../config/stack-name.ts';
+import { stackName } from '../../stack-contract.ts';
 import type { MaxUnavailable } from '../capacity.ts';
 import { BadInputError } from '../errors.ts';
 import { parseDurationMs } from '../../duration.ts';

@@ -7,7 +7,7 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { StackOutputs } from '../../../config/stack-name.ts';
+import { StackOutputs } from '../../stack-contract.ts';
 import { artifactExists } from '../aws/artifact-exists.ts';
 import { AutoScalingInstanceGuard } from '../aws/auto-scaling-instance-guard.ts';
 import { readStackOutputs } from '../aws/cloudformation-stack-outputs.ts';
@@ -15,10 +15,10 @@ import { CloudWatchAlarmGate } from '../aws/cloudwatch-alarm-gate.ts';
 import { Elbv2TargetPool } from '../aws/elbv2-target-pool.ts';
 import { SsmInstaller } from '../aws/ssm-installer.ts';
 import { resolveCapacity } from '../capacity.ts';
-import type { Clock } from '../clock.ts';
-import { DynamoDbReleaseStore } from '../dynamodb-release-store.ts';
+import type { Clock } from '../../clock.ts';
+import { DynamoDbReleaseStore } from '../aws/dynamodb-release-store.ts';
 import { BadInputError, CapacityError, LockNotAcquiredError, ReleaseError } from '../errors.ts';
-import type { AlarmGate, InstanceGuard, Installer, ReleaseOutcome, ReleaseStore, TargetPool } from '../ports.ts';
+import type { ReleaseOutcome, ReleasePorts } from '../ports.ts';
 import { releaseBudget } from '../release-budget.ts';
 import { ReleaseEngine } from '../release-engine.ts';
 import { formatDuration } from '../../duration.ts';
@@ -51,14 +51,6 @@ export interface CliEnvironment {
   readonly signal?: AbortSignal;
   /** How often adapters poll AWS. @default 1000 ms */
   readonly pollIntervalMs?: number;
-}
-
-export interface ReleasePorts {
-  readonly pool: TargetPool;
-  readonly installer: Installer;
-  readonly gate: AlarmGate;
-  readonly guard: InstanceGuard;
-  readonly store: ReleaseStore;
 }
 
 const outcomeExitCode: Record<ReleaseOutcome, ExitCodeValue> = {

@@ -1,6 +1,6 @@
 // The release engine's TargetPool over one HAProxy backend: servers are targets, `set server ...
 // state drain|maint|ready` takes them out and back, and `show stat` is polled for sessions and health.
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { BadInputError, DeadlineExceededError, ReleaseError, TargetUnhealthyError } from '../errors.ts';
 import { pollUntil } from '../poll-cadence.ts';
 import type { PoolTimings, TargetPool, TargetStatus } from '../ports.ts';

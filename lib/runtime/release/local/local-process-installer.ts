@@ -24,7 +24,7 @@ import { get } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { assertReleaseVersion } from '../release-version.ts';
-import { type Clock, systemClock } from '../clock.ts';
+import { type Clock, systemClock } from '../../clock.ts';
 import { InstallFailedError, ReleaseError } from '../errors.ts';
 import { versionFromHealthBody } from '../health-body.ts';
 import type { InstallOptions, InstallResult, Installer } from '../ports.ts';

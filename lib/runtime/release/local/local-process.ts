@@ -3,7 +3,7 @@
 
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 
 /** Whether `pid` is a live process: not gone, and not a zombie (exited, waiting to be reaped). */
 export function processExists(pid: number): boolean {

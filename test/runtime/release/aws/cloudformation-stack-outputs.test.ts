@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { StackOutputs } from '../../../../lib/config/stack-name.ts';
+import { StackOutputs } from '../../../../lib/runtime/stack-contract.ts';
 import { readStackOutputs } from '../../../../lib/runtime/release/aws/cloudformation-stack-outputs.ts';
 import { BadInputError } from '../../../../lib/runtime/release/errors.ts';
 import { type AwsSimulation, createAwsSimulation } from '../../../helpers/aws-simulation/create-aws-simulation.ts';

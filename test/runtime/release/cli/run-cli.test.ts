@@ -6,7 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatDuration } from '../../../../lib/runtime/duration.ts';
 import { type AwsClients, runCli } from '../../../../lib/runtime/release/cli/run-cli.ts';
-import { DynamoDbReleaseStore } from '../../../../lib/runtime/release/dynamodb-release-store.ts';
+import { DynamoDbReleaseStore } from '../../../../lib/runtime/release/aws/dynamodb-release-store.ts';
 import type { LockHolder } from '../../../../lib/runtime/release/ports.ts';
 import { type AwsSimulation, type AwsSimulationOptions, createAwsSimulation } from '../../../helpers/aws-simulation/create-aws-simulation.ts';
 import { healthyTargetsAtLeast } from '../../../helpers/aws-simulation/invariants.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../../lib/runtime/release/clock.ts';
+import { systemClock } from '../../../../lib/runtime/clock.ts';
 import { BadInputError, DeadlineExceededError, TargetUnhealthyError } from '../../../../lib/runtime/release/errors.ts';
 import { HaproxyError, HaproxyRuntimeApi, parseShowStat } from '../../../../lib/runtime/release/haproxy/haproxy-runtime-api.ts';
 import { HaproxyTargetPool, serverTargetStatus } from '../../../../lib/runtime/release/haproxy/haproxy-target-pool.ts';

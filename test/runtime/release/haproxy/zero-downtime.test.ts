@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../../lib/runtime/release/clock.ts';
+import { systemClock } from '../../../../lib/runtime/clock.ts';
 import { runCli } from '../../../../lib/runtime/release/cli/run-cli.ts';
 import { startAll } from '../../../../lib/runtime/release/local/local-process-installer.ts';
 import { type LocalHaproxy, requireHaproxy, startHaproxy } from '../../../helpers/haproxy.ts';

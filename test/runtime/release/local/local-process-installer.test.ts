@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../../../lib/runtime/release/clock.ts';
+import { systemClock } from '../../../../lib/runtime/clock.ts';
 import { InstallFailedError } from '../../../../lib/runtime/release/errors.ts';
 import { LocalInstanceGuard } from '../../../../lib/runtime/release/local/local-instance-guard.ts';
 import { LocalProcessInstaller, startAll } from '../../../../lib/runtime/release/local/local-process-installer.ts';

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Elbv2TargetPool } from '../../../../lib/runtime/release/aws/elbv2-target-pool.ts';
-import { Elbv2WaiterTargetPool } from '../../../../lib/runtime/release/aws/elbv2-waiter-target-pool.ts';
-import { DeadlineExceededError } from '../../../../lib/runtime/release/errors.ts';
-import { type AwsSimulation, type AwsSimulationOptions, createAwsSimulation } from '../../../helpers/aws-simulation/create-aws-simulation.ts';
-import { routeGlobalTimersTo } from '../../../helpers/aws-simulation/global-timers.ts';
+import { Elbv2TargetPool } from '../../lib/runtime/release/aws/elbv2-target-pool.ts';
+import { Elbv2WaiterTargetPool } from './elbv2-waiter-target-pool.ts';
+import { DeadlineExceededError } from '../../lib/runtime/release/errors.ts';
+import { type AwsSimulation, type AwsSimulationOptions, createAwsSimulation } from '../helpers/aws-simulation/create-aws-simulation.ts';
+import { routeGlobalTimersTo } from '../helpers/aws-simulation/global-timers.ts';
 
 let sim: AwsSimulation;
 let restoreTimers: () => void;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HandlerTimeoutError } from '../../../lib/runtime/queue/errors.ts';
-import { jsonLogger } from '../../../lib/runtime/queue/json-logger.ts';
+import { HandlerTimeoutError } from '../../lib/runtime/queue/errors.ts';
+import { jsonLogger } from '../../lib/runtime/json-logger.ts';
 
 describe('jsonLogger', () => {
   it('writes one JSON object per line at or above its level, with errors kept readable', () => {

@@ -1,3 +1,6 @@
+// The names the CDK app and the release CLI agree on: the stack of a stage, its outputs, its
+// current-version parameter. CDK-free, so the CLI's bundle can never pull in aws-cdk-lib through it.
+
 /** The CloudFormation stack of a stage: `sluice-<stage>`. Shared by the CDK app and the release CLI. */
 export function stackName(stage: string): string {
   return `sluice-${stage}`;

@@ -6,8 +6,8 @@
 // the injected clock: in virtual time the global timers must be routed to the virtual clock, and the
 // deadline is enforced here on the injected clock (an abort), not by the waiter's maxWaitTime.
 import { waitUntilTargetDeregistered, waitUntilTargetInService } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { DeadlineExceededError, TargetUnhealthyError } from '../errors.ts';
-import { describeState, Elbv2TargetPool } from './elbv2-target-pool.ts';
+import { DeadlineExceededError, TargetUnhealthyError } from '../../lib/runtime/release/errors.ts';
+import { describeState, Elbv2TargetPool } from '../../lib/runtime/release/aws/elbv2-target-pool.ts';
 
 type TargetWaiter = typeof waitUntilTargetDeregistered;
 

@@ -2,9 +2,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbReleaseStore, ReleaseTableError } from '../../../lib/runtime/release/dynamodb-release-store.ts';
-import { type LocalDynamoDb, startDynalite } from '../../helpers/dynalite.ts';
-import { describeReleaseStoreContract, holder, NOW, TTL } from './release-store-contract.ts';
+import { DynamoDbReleaseStore, ReleaseTableError } from '../../../../lib/runtime/release/aws/dynamodb-release-store.ts';
+import { type LocalDynamoDb, startDynalite } from '../../../helpers/dynalite.ts';
+import { describeReleaseStoreContract, holder, NOW, TTL } from '../release-store-contract.ts';
 
 let dynamo: LocalDynamoDb;
 

@@ -1,4 +1,4 @@
-/** Time as the release engine and its adapters see it; tests pass a virtual clock. */
+/** Time as every long-running engine (release, queue, stream) sees it; tests pass a virtual clock. */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;

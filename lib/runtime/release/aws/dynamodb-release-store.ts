@@ -38,8 +38,8 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { isAbort, LockLostError, ReleaseError } from './errors.ts';
-import type { JournalTarget, LockAttempt, LockHolder, LockState, ReleaseRecord, ReleaseStore } from './ports.ts';
+import { isAbort, LockLostError, ReleaseError } from '../errors.ts';
+import type { JournalTarget, LockAttempt, LockHolder, LockState, ReleaseRecord, ReleaseStore } from '../ports.ts';
 import {
   historySortKey,
   journalTargetsInOrder,
@@ -49,7 +49,7 @@ import {
   queueSortKey,
   takenOverFrom,
   UnfinishedJournalError,
-} from './release-store-rules.ts';
+} from '../release-store-rules.ts';
 
 export { UnfinishedJournalError };
 

@@ -1,0 +1,64 @@
+// Validation that reports every problem at once. Each problem is one phrase that names the setting,
+// says what it must be and shows what was given: `batchSize must be a whole number between 1 and 10
+// (given 11)`. Construct validation extends this with the unresolved-token check; runtime options,
+// CLI flags and config files use it as it is.
+
+/** Formats problems as the indented list every sluice error uses: `  - problem` per line. */
+export function formatProblems(problems: readonly string[]): string {
+  return problems.map((problem) => `  - ${problem}`).join('\n');
+}
+
+/** Collects problems so that one error can list them all. */
+export class Problems {
+  private readonly problems: string[] = [];
+
+  /** Adds a problem, phrased as `<name> must … (given <value>)`. */
+  add(problem: string): void {
+    this.problems.push(problem);
+  }
+
+  /** Adds a problem unless `condition` holds. */
+  check(condition: boolean, problem: string): void {
+    if (!condition) this.add(problem);
+  }
+
+  /** Checks a count, a port or a number of units: a whole number within [min, max]. */
+  wholeNumber(name: string, value: number | undefined, min: number, max: number, unit = ''): void {
+    if (value === undefined || this.skip(value)) return;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.add(`${name} must be a whole number between ${min} and ${max}${unit ? ` ${unit}` : ''} (given ${value})`);
+    }
+  }
+
+  /** Checks a number that may have a fraction, such as a percentage. */
+  numberInRange(name: string, value: number | undefined, min: number, max: number, unit = ''): void {
+    if (value === undefined || this.skip(value)) return;
+    if (!Number.isFinite(value) || value < min || value > max) {
+      this.add(`${name} must be between ${min} and ${max}${unit ? ` ${unit}` : ''} (given ${value})`);
+    }
+  }
+
+  /** Checks a string against a pattern, describing the expected form on failure. */
+  matches(name: string, value: string | undefined, pattern: RegExp, expected: string): void {
+    if (value === undefined || this.skip(value)) return;
+    if (!pattern.test(value)) this.add(`${name} must be ${expected} (given "${value}")`);
+  }
+
+  get list(): readonly string[] {
+    return this.problems;
+  }
+
+  get isEmpty(): boolean {
+    return this.problems.length === 0;
+  }
+
+  /** Throws the error `toError` makes from the list, if there is any problem. */
+  throwIfAny(toError: (problems: readonly string[]) => Error): void {
+    if (!this.isEmpty) throw toError(this.problems);
+  }
+
+  /** Values a subclass cannot judge yet (CDK tokens) are skipped. */
+  protected skip(_value: unknown): boolean {
+    return false;
+  }
+}
