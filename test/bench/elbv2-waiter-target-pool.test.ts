@@ -12,7 +12,13 @@ function setUp(options: AwsSimulationOptions = {}) {
   sim = createAwsSimulation(options);
   restoreTimers = routeGlobalTimersTo(sim.clock);
   const props = { client: sim.clients.elbv2, targetGroupArn: sim.names.targetGroupArn, clock: sim.clock };
-  return { waiterPool: new Elbv2WaiterTargetPool(props), pollingPool: new Elbv2TargetPool(props), targets: sim.state.registeredTargets() };
+  return {
+    waiterPool: new Elbv2WaiterTargetPool(props),
+    // The user's best: one poll a second (maxDelay's documented floor), as the polling pool does.
+    tunedWaiterPool: new Elbv2WaiterTargetPool({ ...props, waiterDelays: { minDelaySeconds: 1, maxDelaySeconds: 1 } }),
+    pollingPool: new Elbv2TargetPool(props),
+    targets: sim.state.registeredTargets(),
+  };
 }
 
 /** Virtual time to drain `targetId` and bring it back healthy with `pool`. */
@@ -39,6 +45,17 @@ describe('Elbv2WaiterTargetPool (benchmark baseline)', () => {
     expect(waiter.drainMs).toBeGreaterThanOrEqual(30_000);
     expect(waiter.healthyMs).toBeGreaterThanOrEqual(15_000);
     expect(waiter.drainMs + waiter.healthyMs).toBeGreaterThan(polling.drainMs + polling.healthyMs);
+  });
+
+  it('tuned to 1 s delays, is accepted by the SDK and waits within one poll of the polling pool', async () => {
+    const { tunedWaiterPool, pollingPool, targets } = setUp();
+    const polling = await cycle(pollingPool, targets[0]);
+    const tuned = await cycle(tunedWaiterPool, targets[1]);
+    expect(sim.state.targets().filter((target) => target.state === 'healthy')).toHaveLength(3);
+    // Without the 15 s minimum delay the first retry comes a second after the first look.
+    expect(tuned.healthyMs).toBeLessThan(15_000);
+    expect(Math.abs(tuned.drainMs - polling.drainMs)).toBeLessThanOrEqual(1_000);
+    expect(Math.abs(tuned.healthyMs - polling.healthyMs)).toBeLessThanOrEqual(1_000);
   });
 
   it('gives up at the same deadline, on the injected clock', async () => {

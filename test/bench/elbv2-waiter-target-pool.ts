@@ -1,20 +1,50 @@
 // BENCHMARK BASELINE ONLY — do not use in a release. The same TargetPool as Elbv2TargetPool, but
 // its waits are the SDK v3 waiters (waitUntilTargetDeregistered / waitUntilTargetInService), which
-// poll at 15–120 s with back-off. It exists so a benchmark can show what polling ourselves saves.
+// poll at 15–120 s with back-off unless told otherwise. It exists so a benchmark can show what
+// polling ourselves saves, against the waiters as they come and as a user could tune them.
 //
 // The waiters sleep with the global setTimeout and measure their own limit with Date.now(), not with
 // the injected clock: in virtual time the global timers must be routed to the virtual clock, and the
 // deadline is enforced here on the injected clock (an abort), not by the waiter's maxWaitTime.
 import { waitUntilTargetDeregistered, waitUntilTargetInService } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DeadlineExceededError, TargetUnhealthyError } from '../../lib/runtime/release/errors.ts';
-import { describeState, Elbv2TargetPool } from '../../lib/runtime/release/aws/elbv2-target-pool.ts';
+import { describeState, Elbv2TargetPool, type Elbv2TargetPoolProps } from '../../lib/runtime/release/aws/elbv2-target-pool.ts';
 
 type TargetWaiter = typeof waitUntilTargetDeregistered;
 
-/** The waiters' own minimum delay: their maxWaitTime must exceed it. */
-const WAITER_MIN_DELAY_SECONDS = 15;
+/** The waiters' `minDelay` / `maxDelay` (WaiterConfiguration), in seconds. */
+export interface WaiterDelays {
+  readonly minDelaySeconds: number;
+  readonly maxDelaySeconds: number;
+}
+
+/** What both ELBv2 target waiters use when not told otherwise (their generated serviceDefaults). */
+export const SDK_DEFAULT_DELAYS: WaiterDelays = { minDelaySeconds: 15, maxDelaySeconds: 120 };
+
+/**
+ * The best a user can configure. @smithy/util-waiter (validateWaiterOptions) accepts any minDelay
+ * > 0 with maxDelay ≥ minDelay and maxWaitTime > minDelay; WaiterConfiguration documents maxDelay
+ * ≥ 1 s. The back-off reaches maxDelay after log2(maxDelay / minDelay) + 1 attempts, so with
+ * maxDelay at its 1 s floor the waiter settles on one poll a second whatever smaller minDelay is
+ * chosen (that would only hurry the first three polls). minDelay = maxDelay = 1 s is that rhythm
+ * from the start, without jitter — and it is Elbv2TargetPool's own poll interval, so both spend the
+ * same DescribeTargetHealth calls.
+ */
+export const TUNED_DELAYS: WaiterDelays = { minDelaySeconds: 1, maxDelaySeconds: 1 };
+
+export interface Elbv2WaiterTargetPoolProps extends Elbv2TargetPoolProps {
+  /** @default SDK_DEFAULT_DELAYS (15 s, 120 s) */
+  readonly waiterDelays?: WaiterDelays;
+}
 
 export class Elbv2WaiterTargetPool extends Elbv2TargetPool {
+  private readonly waiterDelays: WaiterDelays;
+
+  constructor(props: Elbv2WaiterTargetPoolProps) {
+    super(props);
+    this.waiterDelays = props.waiterDelays ?? SDK_DEFAULT_DELAYS;
+  }
+
   override async waitDrained(targetId: string, signal?: AbortSignal): Promise<void> {
     const deadlineMs = await this.drainDeadlineMs(signal);
     if (await this.waitWithDeadline(waitUntilTargetDeregistered, targetId, deadlineMs, signal)) return;
@@ -45,8 +75,16 @@ export class Elbv2WaiterTargetPool extends Elbv2TargetPool {
       })
       .catch(() => undefined);
     try {
+      const { minDelaySeconds, maxDelaySeconds } = this.waiterDelays;
       await waiter(
-        { client: this.client, maxWaitTime: Math.max(WAITER_MIN_DELAY_SECONDS + 1, Math.ceil(deadlineMs / 1000)), abortSignal: stop.signal },
+        {
+          client: this.client,
+          minDelay: minDelaySeconds,
+          maxDelay: maxDelaySeconds,
+          // The SDK wants maxWaitTime > minDelay.
+          maxWaitTime: Math.max(minDelaySeconds + 1, Math.ceil(deadlineMs / 1000)),
+          abortSignal: stop.signal,
+        },
         { TargetGroupArn: this.targetGroupArn, Targets: [{ Id: targetId }] },
       );
       return true;

@@ -4,7 +4,7 @@
 // run: how long draining took (HAProxy's DRAIN to its last session ending) plus how long the restart
 // took (the old process stopping to HAProxy seeing the new one UP). Three releases (1→2→1→2), the
 // median ratio reported. The last line is JSON: {"perTargetRatio": …, "requests": …, "failed": …}.
-// Goals: ratio ≤ 1.1, failed = 0.
+// Goals: ratio ≤ 1.1, failed = 0; the bench exits 1 when one is missed.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -15,8 +15,10 @@ import { type LocalHaproxy, requireHaproxy, startHaproxy } from '../helpers/hapr
 import { startLoad } from '../helpers/load-generator.ts';
 import { createLocalFleet, type LocalFleet } from '../helpers/local-fleet.ts';
 import { projectRoot } from '../helpers/run-cdk.ts';
+import { atMost, enforceGoals } from './bench-goals.ts';
 
 const backend = 'app';
+const GOAL_RATIO = 1.1;
 if (!requireHaproxy()) {
   console.error('haproxy is not installed: apt-get install -y haproxy');
   process.exit(1);
@@ -107,7 +109,9 @@ try {
   }
   const ratios = runs.map((run) => run.perTargetMs / run.floorMs).sort((a, b) => a - b);
   console.log(`${result.requests} requests during the releases, ${result.failed} failed${result.failures.length ? `: ${result.failures.join('; ')}` : ''}`);
-  console.log(JSON.stringify({ perTargetRatio: Number(ratios[1].toFixed(3)), requests: result.requests, failed: result.failed }));
+  const perTargetRatio = Number(ratios[1].toFixed(3));
+  enforceGoals([atMost('perTargetRatio', perTargetRatio, GOAL_RATIO), atMost('failed', result.failed, 0)]);
+  console.log(JSON.stringify({ perTargetRatio, requests: result.requests, failed: result.failed }));
 } finally {
   await haproxy.stop();
   await fleet.cleanup();
