@@ -1,35 +1,44 @@
-// npm run bench:queue — the queue worker (QueueProcessor) against bbc/sqs-consumer, both draining the
+// npm run bench:queue — the queue worker (QueueProcessor) against bbc/sqs-consumer, all draining the
 // same backlog from local-aws-sqs on loopback with the same handler (log-normal latency, median
 // 50 ms, p99 ≈ 1 s, seeded per message body), at concurrency 10 and 50.
 //
-// sqs-consumer is set up as its docs recommend for throughput: `handleMessage` with batchSize 10, and
-// concurrency / 10 Consumer instances (each with its own client, as Consumer.create makes by default)
-// to offer the same number of handlers. Each run: a fresh queue, N messages sent with
-// SendMessageBatch (not counted), the consumer started, the clock stopped when every message has been
-// handled and the queue is empty with nothing in flight, then a clean stop. API requests are counted
-// at the emulator from the start of the consumer to the end of its stop (the bench's own depth checks
-// subtracted). Lost = sent but never handled; duplicates = handler runs beyond the first per message.
-// The last line is JSON: {"throughputRatio", "apiCallsPerMessage", "lost", "duplicates"}.
-// Goals: ratio ≥ 2, ≤ 0.25 calls per message (sluice at concurrency 50), lost 0. Exits 1 on a loss.
+// sqs-consumer is set up as its docs recommend for throughput: batchSize 10, and concurrency / 10
+// Consumer instances (each with its own client, as Consumer.create makes by default) to offer the
+// same number of handlers, in both of its modes: `handleMessage` (the 10 messages of a batch handled
+// side by side, each deleted with its own DeleteMessage) and `handleMessageBatch` (the handler gets
+// all 10, one DeleteMessageBatch for them). sluice is compared with the better of the two, figure by
+// figure. Each run: a fresh queue, N messages sent with SendMessageBatch (not counted), the consumer
+// started, the clock stopped when every message has been handled and the queue is empty with nothing
+// in flight, then a clean stop. API requests are counted at the emulator from the start of the
+// consumer to the end of its stop (the bench's own depth checks subtracted). Lost = sent but never
+// handled; duplicates = handler runs beyond the first per message. Every system runs ROUNDS times
+// per concurrency, the order reversed each round so neither sits always first; figures are medians.
+// The last line is JSON: {"throughputRatio", "apiCallsPerMessage", "baselineApiCallsPerMessage",
+// "lost", "duplicates"}. Goals (GOALS, at concurrency 50): ratio ≥ 2, sluice ≤ 0.25 calls per
+// message, lost 0, duplicates 0; exits 1 when one is missed or a run does not drain.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { type Message, SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
 import { silentLogger } from '../../lib/runtime/json-logger.ts';
 import { QueueProcessor } from '../../lib/runtime/queue/queue-processor.ts';
 import { type LocalSqs, startLocalSqs } from '../helpers/local-sqs.ts';
+import { atLeast, atMost, enforceGoals } from './bench-goals.ts';
 import { handlerLatencyMs, MEDIAN_MS, P99_MS, summarise } from './seeded-handler-latency.ts';
 
 const SEED = 'sluice-queue-bench-1';
 /**
- * Messages per run. Concurrency 50 gets the full 5,000; concurrency 10 gets 1,000 because the baseline
- * drains only ~20 msg/s there (5,000 would take ~4 minutes on its own). Both systems at one
- * concurrency get the same messages.
+ * Messages per run. Half of what one run each took (5,000 at concurrency 50, 1,000 at 10), so that
+ * three systems × ROUNDS runs stay within ~4 minutes: the baselines drain only ~25 msg/s at
+ * concurrency 10 and ~100 at 50. Every system at one concurrency gets the same messages.
  */
 const PLAN: readonly { readonly concurrency: number; readonly messages: number }[] = [
-  { concurrency: 10, messages: 1_000 },
-  { concurrency: 50, messages: 5_000 },
+  { concurrency: 10, messages: 500 },
+  { concurrency: 50, messages: 2_500 },
 ];
+/** Runs per system and concurrency, the order reversed every round. */
+const ROUNDS = 2;
+const GOALS = { throughputRatio: 2, apiCallsPerMessage: 0.25 } as const;
 /** Run once per system before measuring (not reported), so neither pays for cold code in its first run. */
 const WARM_UP = { concurrency: 50, messages: 200 };
 /** A run that has not drained by then counts its unhandled messages as lost. */
@@ -37,8 +46,9 @@ const RUN_TIMEOUT_MS = 150_000;
 /** The whole bench must stop by itself. */
 const BENCH_TIMEOUT_MS = 8 * 60_000;
 
-type System = 'sluice' | 'sqs-consumer';
-const SYSTEMS: readonly System[] = ['sluice', 'sqs-consumer'];
+type System = 'sluice' | 'sqs-consumer' | 'sqs-consumer-batch';
+const SYSTEMS: readonly System[] = ['sluice', 'sqs-consumer', 'sqs-consumer-batch'];
+const BASELINES = SYSTEMS.filter((system) => system !== 'sluice');
 
 interface RunResult {
   readonly concurrency: number;
@@ -109,7 +119,7 @@ function startSluice(sqs: LocalSqs, queueUrl: string, concurrency: number, recor
   };
 }
 
-function startSqsConsumer(sqs: LocalSqs, queueUrl: string, concurrency: number, record: HandlerRecord): RunningSystem {
+function startSqsConsumer(sqs: LocalSqs, queueUrl: string, concurrency: number, record: HandlerRecord, batch: boolean): RunningSystem {
   let errors = 0;
   let stopping = false;
   const countError = () => {
@@ -117,15 +127,21 @@ function startSqsConsumer(sqs: LocalSqs, queueUrl: string, concurrency: number, 
   };
   const instances = Array.from({ length: Math.ceil(concurrency / 10) }, () => {
     const client = clientFor(sqs);
-    const consumer = Consumer.create({
-      queueUrl,
-      sqs: client,
-      batchSize: 10,
-      handleMessage: async (message) => {
-        await record.handle(message.Body ?? '');
-        return message; // returning the message acknowledges (deletes) it
-      },
-    });
+    // Returning a message acknowledges (deletes) it.
+    const handlers = batch
+      ? {
+        handleMessageBatch: async (messages: Message[]) => {
+          await Promise.all(messages.map((message) => record.handle(message.Body ?? '')));
+          return messages;
+        },
+      }
+      : {
+        handleMessage: async (message: Message) => {
+          await record.handle(message.Body ?? '');
+          return message;
+        },
+      };
+    const consumer = Consumer.create({ queueUrl, sqs: client, batchSize: 10, ...handlers });
     consumer.on('error', countError);
     consumer.on('processing_error', countError);
     consumer.on('timeout_error', countError);
@@ -161,7 +177,9 @@ async function run(sqs: LocalSqs, system: System, concurrency: number, bodies: r
   sqs.resetRequestCounts();
   const started = performance.now();
   const deadline = Date.now() + RUN_TIMEOUT_MS;
-  const running = system === 'sluice' ? startSluice(sqs, queueUrl, concurrency, record) : startSqsConsumer(sqs, queueUrl, concurrency, record);
+  const running = system === 'sluice'
+    ? startSluice(sqs, queueUrl, concurrency, record)
+    : startSqsConsumer(sqs, queueUrl, concurrency, record, system === 'sqs-consumer-batch');
 
   const runTimer = new AbortController();
   let timedOut = await Promise.race([
@@ -210,32 +228,64 @@ async function run(sqs: LocalSqs, system: System, concurrency: number, bodies: r
 const throughput = (result: RunResult) => result.messages / (result.wallMs / 1000);
 const callsPerMessage = (result: RunResult) => result.apiCalls / result.messages;
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** One system at one concurrency over its ROUNDS runs: medians, and losses and duplicates summed. */
+interface Summary {
+  readonly concurrency: number;
+  readonly system: System;
+  readonly runs: readonly RunResult[];
+  readonly throughput: number;
+  readonly callsPerMessage: number;
+}
+
+function summariseRuns(results: readonly RunResult[], concurrency: number, system: System): Summary {
+  const runs = results.filter((result) => result.concurrency === concurrency && result.system === system);
+  return { concurrency, system, runs, throughput: median(runs.map(throughput)), callsPerMessage: median(runs.map(callsPerMessage)) };
+}
+
+/** The baseline that is best at one figure: the highest throughput, or the fewest calls per message. */
+function bestBaseline(summaries: readonly Summary[], concurrency: number, figure: 'throughput' | 'callsPerMessage'): Summary {
+  const baselines = summaries.filter((summary) => summary.concurrency === concurrency && summary.system !== 'sluice');
+  const better = (a: Summary, b: Summary) => (figure === 'throughput' ? b.throughput > a.throughput : b.callsPerMessage < a.callsPerMessage);
+  return baselines.reduce((best, summary) => (better(best, summary) ? summary : best));
+}
+
+const sum = (runs: readonly RunResult[], figure: (run: RunResult) => number) => runs.reduce((total, run) => total + figure(run), 0);
+
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: readonly string[]) => row.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   return [line(rows[0]!), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-function report(results: readonly RunResult[], latencies: ReadonlyMap<string, number>): void {
+function report(results: readonly RunResult[], summaries: readonly Summary[], latencies: ReadonlyMap<string, number>): void {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   console.log('');
+  console.log(`medians of ${ROUNDS} runs each (losses and duplicates summed):`);
   console.log(table([
-    ['concurrency', 'system', 'messages', 'msg/s', 'API calls/msg', 'lost', 'duplicates', 'wall time', 'slots busy', 'max in flight', 'stop'],
-    ...results.map((result) => [
-      String(result.concurrency),
-      result.system,
-      String(result.messages),
-      throughput(result).toFixed(1),
-      callsPerMessage(result).toFixed(3),
-      String(result.lost),
-      String(result.duplicates),
-      `${(result.wallMs / 1000).toFixed(2)} s`,
-      `${(result.busyShare * 100).toFixed(0)}%`,
-      String(result.maxInFlight),
-      `${result.stopMs.toFixed(0)} ms`,
+    ['concurrency', 'system', 'messages', 'msg/s', 'each run', 'API calls/msg', 'lost', 'duplicates', 'wall time', 'slots busy', 'max in flight', 'stop'],
+    ...summaries.map(({ concurrency, system, runs, throughput: messagesPerSecond, callsPerMessage: calls }) => [
+      String(concurrency),
+      system,
+      String(runs[0]!.messages),
+      messagesPerSecond.toFixed(1),
+      runs.map((run) => throughput(run).toFixed(1)).join(' / '),
+      calls.toFixed(3),
+      String(sum(runs, (run) => run.lost)),
+      String(sum(runs, (run) => run.duplicates)),
+      seconds(median(runs.map((run) => run.wallMs))),
+      `${(median(runs.map((run) => run.busyShare)) * 100).toFixed(0)}%`,
+      String(Math.max(...runs.map((run) => run.maxInFlight))),
+      `${median(runs.map((run) => run.stopMs)).toFixed(0)} ms`,
     ]),
   ]));
   console.log('');
-  console.log('SQS requests at the emulator, per run:');
+  console.log('SQS requests at the emulator, per run (in the order they ran):');
   for (const result of results) {
     const actions = Object.entries(result.requests).sort(([a], [b]) => a.localeCompare(b)).map(([action, count]) => `${action} ${count}`).join(', ');
     const notes = [
@@ -243,17 +293,19 @@ function report(results: readonly RunResult[], latencies: ReadonlyMap<string, nu
       result.leftInQueue > 0 ? `${result.leftInQueue} left in the queue` : '',
       result.timedOut ? `did not drain within ${RUN_TIMEOUT_MS / 1000} s` : '',
     ].filter(Boolean);
-    console.log(`  c=${String(result.concurrency).padEnd(3)} ${result.system.padEnd(12)} ${actions}${notes.length > 0 ? `  [${notes.join('; ')}]` : ''}`);
+    console.log(`  c=${String(result.concurrency).padEnd(3)} ${result.system.padEnd(18)} ${actions}${notes.length > 0 ? `  [${notes.join('; ')}]` : ''}`);
   }
   console.log('');
   for (const { concurrency, messages } of PLAN) {
     const summary = summarise([...latencies.values()].slice(0, messages));
-    const sluice = results.find((result) => result.system === 'sluice' && result.concurrency === concurrency)!;
-    const baseline = results.find((result) => result.system === 'sqs-consumer' && result.concurrency === concurrency)!;
+    const sluice = summaries.find((candidate) => candidate.system === 'sluice' && candidate.concurrency === concurrency)!;
+    const fastest = bestBaseline(summaries, concurrency, 'throughput');
+    const leanest = bestBaseline(summaries, concurrency, 'callsPerMessage');
     console.log(
       `c=${concurrency}: handler latency over the ${messages} messages: median ${summary.medianMs.toFixed(0)} ms, p99 ${summary.p99Ms.toFixed(0)} ms, ` +
         `mean ${summary.meanMs.toFixed(0)} ms, max ${summary.maxMs.toFixed(0)} ms; ceiling concurrency / mean = ${(concurrency / (summary.meanMs / 1000)).toFixed(0)} msg/s; ` +
-        `sluice / sqs-consumer = ${(throughput(sluice) / throughput(baseline)).toFixed(2)}×`,
+        `sluice / ${fastest.system} (the faster baseline) = ${(sluice.throughput / fastest.throughput).toFixed(2)}×; ` +
+        `API calls/msg sluice ${sluice.callsPerMessage.toFixed(3)}, ${leanest.system} (the leaner baseline) ${leanest.callsPerMessage.toFixed(3)}`,
     );
   }
 }
@@ -266,7 +318,8 @@ async function main(): Promise<number> {
   const bodies = Array.from({ length: largest }, (_, index) => `message-${String(index).padStart(5, '0')}`);
   const latencies = new Map(bodies.map((body) => [body, handlerLatencyMs(SEED, body)]));
   console.log(`queue bench: local-aws-sqs on 127.0.0.1, handler log-normal (median ${MEDIAN_MS} ms, p99 ${P99_MS} ms, seed ${JSON.stringify(SEED)}), ` +
-    `runs ${PLAN.map((step) => `c=${step.concurrency} × ${step.messages} messages`).join(', ')}; sqs-consumer: batchSize 10, concurrency / 10 consumers`);
+    `${ROUNDS} runs per system of ${PLAN.map((step) => `c=${step.concurrency} × ${step.messages} messages`).join(', ')}; ` +
+    'sqs-consumer: batchSize 10, concurrency / 10 consumers, handleMessage (sqs-consumer) or handleMessageBatch (sqs-consumer-batch)');
 
   const sqs = await startLocalSqs();
   const results: RunResult[] = [];
@@ -278,33 +331,42 @@ async function main(): Promise<number> {
       console.log(`warm-up ${system}: ${warmUp.messages} messages in ${(warmUp.wallMs / 1000).toFixed(2)} s (not reported)`);
     }
     for (const { concurrency, messages } of PLAN) {
-      for (const system of SYSTEMS) {
-        const result = await run(sqs, system, concurrency, bodies.slice(0, messages), latencies);
-        results.push(result);
-        console.log(`c=${concurrency} ${system}: ${throughput(result).toFixed(1)} msg/s, ${callsPerMessage(result).toFixed(3)} API calls/msg, ` +
-          `lost ${result.lost}, duplicates ${result.duplicates}, ${(result.wallMs / 1000).toFixed(2)} s`);
+      for (let round = 1; round <= ROUNDS; round += 1) {
+        // Reversed every other round: whatever the machine does over time hits every system alike.
+        for (const system of round % 2 === 1 ? SYSTEMS : [...SYSTEMS].reverse()) {
+          const result = await run(sqs, system, concurrency, bodies.slice(0, messages), latencies);
+          results.push(result);
+          console.log(`c=${concurrency} round ${round} ${system}: ${throughput(result).toFixed(1)} msg/s, ${callsPerMessage(result).toFixed(3)} API calls/msg, ` +
+            `lost ${result.lost}, duplicates ${result.duplicates}, ${(result.wallMs / 1000).toFixed(2)} s`);
+        }
       }
     }
   } finally {
     await sqs.stop();
   }
 
-  report(results, latencies);
-  const at50 = (system: System) => results.find((result) => result.system === system && result.concurrency === 50)!;
-  const lost = results.reduce((sum, result) => sum + result.lost, 0) + warmUpLost;
-  const duplicates = results.filter((result) => result.system === 'sluice').reduce((sum, result) => sum + result.duplicates, 0);
+  const summaries = PLAN.flatMap(({ concurrency }) => SYSTEMS.map((system) => summariseRuns(results, concurrency, system)));
+  report(results, summaries, latencies);
+  const goalConcurrency = Math.max(...PLAN.map((step) => step.concurrency));
+  const sluice = summaries.find((summary) => summary.system === 'sluice' && summary.concurrency === goalConcurrency)!;
+  const throughputRatio = Number((sluice.throughput / bestBaseline(summaries, goalConcurrency, 'throughput').throughput).toFixed(2));
+  const apiCallsPerMessage = Number(sluice.callsPerMessage.toFixed(3));
+  const baselineApiCallsPerMessage = Number(bestBaseline(summaries, goalConcurrency, 'callsPerMessage').callsPerMessage.toFixed(3));
+  const lost = sum(results, (result) => result.lost) + warmUpLost;
+  const duplicates = sum(results.filter((result) => result.system === 'sluice'), (result) => result.duplicates);
   const incomplete = results.filter((result) => result.timedOut || result.leftInQueue > 0);
   console.log('');
   console.log(`bench wall time ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`);
-  if (lost > 0) console.log(`FAILED: ${lost} message(s) lost`);
   if (incomplete.length > 0) console.log(`FAILED: ${incomplete.length} run(s) did not drain the queue`);
-  console.log(JSON.stringify({
-    throughputRatio: Number((throughput(at50('sluice')) / throughput(at50('sqs-consumer'))).toFixed(2)),
-    apiCallsPerMessage: Number(callsPerMessage(at50('sluice')).toFixed(3)),
-    lost,
-    duplicates,
-  }));
-  return lost > 0 || incomplete.length > 0 ? 1 : 0;
+  console.log(`goals at concurrency ${goalConcurrency}, against the better of ${BASELINES.join(' and ')}:`);
+  const missed = enforceGoals([
+    atLeast('throughputRatio', throughputRatio, GOALS.throughputRatio),
+    atMost('apiCallsPerMessage', apiCallsPerMessage, GOALS.apiCallsPerMessage),
+    atMost('lost', lost, 0),
+    atMost('duplicates', duplicates, 0),
+  ]);
+  console.log(JSON.stringify({ throughputRatio, apiCallsPerMessage, baselineApiCallsPerMessage, lost, duplicates }));
+  return missed > 0 || incomplete.length > 0 ? 1 : 0;
 }
 
 const watchdog = setTimeout(() => {
