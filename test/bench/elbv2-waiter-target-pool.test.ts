@@ -30,6 +30,15 @@ async function cycle(pool: Elbv2TargetPool, targetId: string): Promise<{ drainMs
   return { drainMs: drained.elapsedMs, healthyMs: healthy.elapsedMs };
 }
 
+/** One target cycled by the polling pool, another by `waiters`; every target healthy at the end. */
+async function cycleBesidePolling(waiters: 'waiterPool' | 'tunedWaiterPool') {
+  const pools = setUp();
+  const polling = await cycle(pools.pollingPool, pools.targets[0]);
+  const waiter = await cycle(pools[waiters], pools.targets[1]);
+  expect(sim.state.targets().filter((target) => target.state === 'healthy')).toHaveLength(3);
+  return { polling, waiter };
+}
+
 afterEach(() => {
   restoreTimers();
   sim.restore();
@@ -37,10 +46,7 @@ afterEach(() => {
 
 describe('Elbv2WaiterTargetPool (benchmark baseline)', () => {
   it('gets the same results as the polling pool, later', async () => {
-    const { waiterPool, pollingPool, targets } = setUp();
-    const polling = await cycle(pollingPool, targets[0]);
-    const waiter = await cycle(waiterPool, targets[1]);
-    expect(sim.state.targets().filter((target) => target.state === 'healthy')).toHaveLength(3);
+    const { polling, waiter } = await cycleBesidePolling('waiterPool');
     // The waiters' first retry comes 15 s after the first look at the earliest.
     expect(waiter.drainMs).toBeGreaterThanOrEqual(30_000);
     expect(waiter.healthyMs).toBeGreaterThanOrEqual(15_000);
@@ -48,10 +54,7 @@ describe('Elbv2WaiterTargetPool (benchmark baseline)', () => {
   });
 
   it('tuned to 1 s delays, is accepted by the SDK and waits within one poll of the polling pool', async () => {
-    const { tunedWaiterPool, pollingPool, targets } = setUp();
-    const polling = await cycle(pollingPool, targets[0]);
-    const tuned = await cycle(tunedWaiterPool, targets[1]);
-    expect(sim.state.targets().filter((target) => target.state === 'healthy')).toHaveLength(3);
+    const { polling, waiter: tuned } = await cycleBesidePolling('tunedWaiterPool');
     // Without the 15 s minimum delay the first retry comes a second after the first look.
     expect(tuned.healthyMs).toBeLessThan(15_000);
     expect(Math.abs(tuned.drainMs - polling.drainMs)).toBeLessThanOrEqual(1_000);
