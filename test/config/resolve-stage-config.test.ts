@@ -72,6 +72,37 @@ describe('resolveStageConfig', () => {
     ]);
   });
 
+  it('refuses an unknown setting, suggesting the closest one and listing every valid one, next to the other problems', () => {
+    const valid = 'stage, protectData, queueConsumer, instanceType, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
+      + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
+      + 'workerStopTimeout, installHealthTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
+      + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
+      + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, alarmEmail, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays';
+    expect(problemsOf(() => resolveStageConfig('dev', { minCapacty: '3', colour: 'blue', maxReceiveCount: '0' }))).toEqual([
+      `unknown setting "minCapacty": did you mean "minCapacity"? (valid settings: ${valid})`,
+      `unknown setting "colour": remove it or use a valid setting (valid settings: ${valid})`,
+      'maxReceiveCount must be a whole number between 1 and 1000 (given 0)',
+    ]);
+    expect(problemsOf(() => resolveStageConfig('dev', { Stage: 'prod', stageName: 'prod' }))).toEqual([
+      `unknown setting "Stage": did you mean "stage"? (valid settings: ${valid})`,
+      `unknown setting "stageName": remove it or use a valid setting (valid settings: ${valid})`,
+    ]);
+  });
+
+  it('leaves the context the CDK itself passes alone: feature flags, aws:cdk:*, cached lookups and the CLI\'s own keys', () => {
+    expect(resolveStageConfig('dev', {
+      stage: 'dev',
+      '@aws-cdk/core:enablePartitionLiterals': true,
+      'aws:cdk:bundling-stacks': ['**'],
+      'aws:cdk:version-reporting': true,
+      'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a'],
+      'acknowledged-issue-numbers': [34892],
+      'cli-telemetry': false,
+      'assets-ecr-repository-name': 'assets',
+      minCapacity: '3',
+    })).toMatchObject({ stageName: 'dev', minCapacity: 3 });
+  });
+
   it('reads durations in seconds or with a unit', () => {
     const config = resolveStageConfig('dev', {
       deregistrationDelay: '45',
