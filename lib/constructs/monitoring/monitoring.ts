@@ -146,7 +146,8 @@ export class Monitoring extends Construct {
     });
 
     // --- event stream --------------------------------------------------------------------------
-    // Three minutes in a row: a consumer that restarts or takes over a lease catches up within one.
+    // Three minutes in a row: a consumer that restarts or takes over a lease catches up within about a
+    // minute, so only a lag that lasts is a stuck consumer.
     const iteratorAge = this.alarm('StreamIteratorAge', eventStream.metricIteratorAge(), {
       threshold: (props.streamIteratorAgeThreshold ?? MONITORING_DEFAULTS.streamIteratorAgeThreshold).toMilliseconds(),
       evaluationPeriods: 3,
