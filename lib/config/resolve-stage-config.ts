@@ -1,20 +1,23 @@
+import { APP_TIER_DEFAULTS } from '../constructs/app-tier/app-tier-defaults.ts';
 import { validateAppTierSettings } from '../constructs/app-tier/validate-app-tier-settings.ts';
 import { validateEventStreamSettings } from '../constructs/event-stream/validate-event-stream-settings.ts';
 import { validateMonitoringSettings } from '../constructs/monitoring/validate-monitoring-settings.ts';
 import { validateReleaseResourcesSettings } from '../constructs/release-resources/validate-release-resources-settings.ts';
 import { validateWorkQueueSettings } from '../constructs/work-queue/validate-work-queue-settings.ts';
+import { Problems } from '../runtime/problems.ts';
+import { STAGE_NAME_PATTERN } from '../runtime/stack-contract.ts';
 import { parseSettingOverrides } from './setting-overrides.ts';
 import { queueConsumers, type StageConfig, StageConfigError } from './stage-config.ts';
 import { defaultStage, stages } from './stages.ts';
 
 /**
- * The configuration of the chosen stage with any `-c <setting>=<value>` overrides applied.
- * Throws one StageConfigError that lists every problem: an unknown stage, unreadable overrides
- * and every setting out of range, so a user fixes them all in one go.
+ * The configuration of the chosen stage with any `-c <setting>=<value>` overrides from the app's
+ * `context` applied. Throws one StageConfigError that lists every problem: an unknown stage,
+ * unknown or unreadable overrides and every setting out of range, so a user fixes them all in one go.
  */
 export function resolveStageConfig(
   stageName: unknown = defaultStage,
-  lookup: (key: string) => unknown = () => undefined,
+  context: Readonly<Record<string, unknown>> = {},
   known: Readonly<Record<string, StageConfig>> = stages,
 ): StageConfig {
   const name = String(stageName);
@@ -22,31 +25,31 @@ export function resolveStageConfig(
   if (base === undefined) {
     throw StageConfigError.unknownStage(name, Object.keys(known));
   }
-  const { overrides, problems } = parseSettingOverrides(lookup);
+  const { overrides, problems } = parseSettingOverrides(context);
   const config: StageConfig = { ...base, ...overrides };
-  problems.push(...validateStageConfig(config));
-  if (problems.length > 0) throw new StageConfigError(name, problems);
+  const check = new Problems();
+  check.addAll(problems);
+  check.addAll(validateStageConfig(config));
+  check.throwIfAny((list) => new StageConfigError(name, list));
   return config;
 }
 
 /** Every problem with a stage's configuration, across all constructs. */
 export function validateStageConfig(config: StageConfig): string[] {
-  const problems = [
-    ...(/^[a-z][a-z0-9-]{0,19}$/.test(config.stageName)
-      ? []
-      : [`stageName must be 1 to 20 lower-case letters, digits or "-", starting with a letter (given "${config.stageName}")`]),
-    ...validateAppTierSettings(config),
-    ...validateWorkQueueSettings(config),
-    ...validateEventStreamSettings(config),
-    ...validateMonitoringSettings(config),
-    ...validateReleaseResourcesSettings(config),
-  ];
+  const check = new Problems();
+  check.matches('stageName', config.stageName, STAGE_NAME_PATTERN, '1 to 20 lower-case letters, digits or "-", starting with a letter');
+  check.addAll(validateAppTierSettings(config));
+  check.addAll(validateWorkQueueSettings(config));
+  check.addAll(validateEventStreamSettings(config));
+  check.addAll(validateMonitoringSettings(config));
+  check.addAll(validateReleaseResourcesSettings(config));
   if (config.queueConsumer !== undefined && !(queueConsumers as readonly string[]).includes(config.queueConsumer)) {
-    problems.push(`queueConsumer must be one of ${queueConsumers.join(', ')} (given "${config.queueConsumer}")`);
+    check.add(`queueConsumer must be one of ${queueConsumers.join(', ')} (given "${config.queueConsumer}")`);
   }
-  const minCapacity = config.minCapacity ?? 2;
+  // Across two constructs: the healthy-hosts alarm (monitoring) against the group's minimum (app tier).
+  const minCapacity = config.minCapacity ?? APP_TIER_DEFAULTS.minCapacity;
   if (config.minHealthyHosts !== undefined && config.minHealthyHosts > minCapacity) {
-    problems.push(`minHealthyHosts must be at most minCapacity (${minCapacity}), or the healthy-hosts alarm fires whenever the group is at its minimum (given ${config.minHealthyHosts})`);
+    check.add(`minHealthyHosts must be at most minCapacity (${minCapacity}), or the healthy-hosts alarm fires whenever the group is at its minimum (given ${config.minHealthyHosts})`);
   }
-  return problems;
+  return [...check.list];
 }

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { parseDurationMs } from '../runtime/duration.ts';
+import { closestMatch } from '../runtime/problems.ts';
 import type { StageConfig } from './stage-config.ts';
 
 type SettingKind = 'integer' | 'number' | 'duration' | 'text' | 'boolean';
@@ -46,27 +47,51 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
 
 export const overridableSettings = Object.keys(settingKinds) as (keyof typeof settingKinds)[];
 
+/** The context key that chooses the stage: `-c stage=prod`. */
+export const stageContextKey = 'stage';
+
+/**
+ * Context keys the CDK CLI itself may pass that have neither "@" nor ":" in them: `cdk acknowledge`
+ * and `cdk cli-telemetry` record theirs in cdk.context.json, and aws-cdk-lib reads
+ * `assets-ecr-repository-name`. Every other key of the CDK's own (feature flags, `aws:cdk:*`,
+ * cached lookups) has one of the two.
+ */
+const cdkContextKeys: ReadonlySet<string> = new Set(['acknowledged-issue-numbers', 'cli-telemetry', 'assets-ecr-repository-name']);
+
 export interface ParsedOverrides {
   readonly overrides: Partial<StageConfig>;
   readonly problems: string[];
 }
 
 /**
- * Reads `-c <setting>=<value>` overrides. Context values arrive as strings from the command line
- * and as JSON values from cdk.json; both are accepted. Durations are seconds, or a number with a
- * unit: `500ms`, `30s`, `5m`, `2h`, `7d`.
+ * Reads `-c <setting>=<value>` overrides from the app's context. Context values arrive as strings
+ * from the command line and as JSON values from cdk.json; both are accepted. Durations are seconds,
+ * or a number with a unit: `500ms`, `30s`, `5m`, `2h`, `7d`. A key that is neither a setting nor
+ * the CDK's own is a problem: a misspelt setting would otherwise be ignored without a word.
  */
-export function parseSettingOverrides(lookup: (key: string) => unknown): ParsedOverrides {
+export function parseSettingOverrides(context: Readonly<Record<string, unknown>>): ParsedOverrides {
   const overrides: Record<string, unknown> = {};
-  const problems: string[] = [];
+  const problems = Object.keys(context).filter(isUnknownSetting).map(unknownSetting);
   for (const name of overridableSettings) {
-    const raw = lookup(name);
+    const raw = Object.hasOwn(context, name) ? context[name] : undefined;
     if (raw === undefined) continue;
     const parsed = parseSetting(settingKinds[name], raw);
     if (parsed.ok) overrides[name] = parsed.value;
     else problems.push(`${name} must be ${parsed.expected} (given ${JSON.stringify(raw)})`);
   }
   return { overrides: overrides as Partial<StageConfig>, problems };
+}
+
+const settingNames: readonly string[] = [stageContextKey, ...overridableSettings];
+
+function isUnknownSetting(key: string): boolean {
+  return !/[@:]/.test(key) && !cdkContextKeys.has(key) && !settingNames.includes(key);
+}
+
+function unknownSetting(key: string): string {
+  const closest = closestMatch(key, settingNames);
+  const hint = closest === undefined ? 'remove it or use a valid setting' : `did you mean "${closest}"?`;
+  return `unknown setting "${key}": ${hint} (valid settings: ${settingNames.join(', ')})`;
 }
 
 type ParseResult = { ok: true; value: unknown } | { ok: false; expected: string };

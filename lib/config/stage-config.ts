@@ -3,6 +3,7 @@ import type { EventStreamSettings } from '../constructs/event-stream/event-strea
 import type { MonitoringSettings } from '../constructs/monitoring/monitoring.ts';
 import type { ReleaseResourcesSettings } from '../constructs/release-resources/release-resources.ts';
 import type { WorkQueueSettings } from '../constructs/work-queue/work-queue.ts';
+import { formatProblems } from '../runtime/problems.ts';
 
 /**
  * Everything that differs between stages. Each setting belongs to one construct, whose props
@@ -32,7 +33,7 @@ export type QueueConsumer = (typeof queueConsumers)[number];
 /** Thrown when the chosen stage does not exist or its settings cannot be deployed; lists every problem. */
 export class StageConfigError extends Error {
   constructor(readonly stage: string, readonly problems: readonly string[], message?: string) {
-    super(message ?? `Invalid configuration for stage "${stage}":\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    super(message ?? `Invalid configuration for stage "${stage}":\n${formatProblems(problems)}`);
     this.name = 'StageConfigError';
   }
 

@@ -1,7 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import type { StageConfig } from './stage-config.ts';
 
-/** The stages sluice deploys; choose one with `-c stage=NAME` (default `dev`). */
+/**
+ * The stages sluice deploys; choose one with `-c stage=NAME` (default `dev`). A stage sets only what
+ * it changes: everything else is the constructs' defaults (see each construct's *-defaults.ts).
+ */
 export const stages: Readonly<Record<string, StageConfig>> = {
   // Cheapest shape that still has two instances in two AZs, so releases behave as in prod.
   dev: {
@@ -12,11 +15,10 @@ export const stages: Readonly<Record<string, StageConfig>> = {
     stageName: 'prod',
     protectData: true,
     instanceType: 't3.medium',
-    minCapacity: 2,
     maxCapacity: 8,
     // One NAT gateway per AZ: losing an AZ must not cut the other AZ's outbound traffic.
     natGateways: 2,
-    streamRetention: Duration.days(7),
+    // The longest SQS keeps a message: time to fix a consumer before any work is lost.
     queueRetention: Duration.days(14),
   },
 };

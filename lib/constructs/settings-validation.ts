@@ -1,36 +1,13 @@
 import { type Duration, Token } from 'aws-cdk-lib';
+import { formatProblems, Problems } from '../runtime/problems.ts';
 
 /**
- * Collects every problem with a construct's settings so that one error can list them all.
+ * Collects every problem with a construct's settings so that one error can list them all: the
+ * runtime kernel's Problems, plus durations, which only CDK has.
  *
  * Values that are unresolved tokens are skipped: they are only known at deploy time.
  */
-export class SettingsProblems {
-  private readonly problems: string[] = [];
-
-  /** Adds a problem, phrased as `<setting> must ... (given <value>)`. */
-  add(problem: string): void {
-    this.problems.push(problem);
-  }
-
-  /** Checks a count or port: a whole number within [min, max]. */
-  integerInRange(name: string, value: number | undefined, min: number, max: number, unit = ''): void {
-    if (value === undefined || Token.isUnresolved(value)) return;
-    const suffix = unit ? ` ${unit}` : '';
-    if (!Number.isInteger(value) || value < min || value > max) {
-      this.add(`${name} must be a whole number between ${min} and ${max}${suffix} (given ${value})`);
-    }
-  }
-
-  /** Checks a number that may have a fraction, such as a percentage. */
-  numberInRange(name: string, value: number | undefined, min: number, max: number, unit = ''): void {
-    if (value === undefined || Token.isUnresolved(value)) return;
-    const suffix = unit ? ` ${unit}` : '';
-    if (!Number.isFinite(value) || value < min || value > max) {
-      this.add(`${name} must be between ${min} and ${max}${suffix} (given ${value})`);
-    }
-  }
-
+export class SettingsProblems extends Problems {
   /** Checks a duration in whole seconds within [minSeconds, maxSeconds]. */
   secondsInRange(name: string, value: Duration | undefined, minSeconds: number, maxSeconds: number): void {
     if (value === undefined || value.isUnresolved()) return;
@@ -51,21 +28,15 @@ export class SettingsProblems {
     }
   }
 
-  /** Checks a string against a pattern, describing the expected form on failure. */
-  matches(name: string, value: string | undefined, pattern: RegExp, expected: string): void {
-    if (value === undefined || Token.isUnresolved(value)) return;
-    if (!pattern.test(value)) this.add(`${name} must be ${expected} (given "${value}")`);
-  }
-
-  get list(): readonly string[] {
-    return this.problems;
+  protected override skip(value: unknown): boolean {
+    return Token.isUnresolved(value);
   }
 }
 
 /** Thrown when a construct is given settings that cannot be deployed; lists every problem. */
 export class InvalidSettingsError extends Error {
   constructor(readonly construct: string, readonly problems: readonly string[]) {
-    super(`Invalid ${construct} settings:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    super(`Invalid ${construct} settings:\n${formatProblems(problems)}`);
     this.name = 'InvalidSettingsError';
   }
 }

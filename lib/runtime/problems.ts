@@ -1,7 +1,8 @@
 // Validation that reports every problem at once. Each problem is one phrase that names the setting,
 // says what it must be and shows what was given: `batchSize must be a whole number between 1 and 10
 // (given 11)`. Construct validation extends this with the unresolved-token check; runtime options,
-// CLI flags and config files use it as it is.
+// CLI flags and config files use it as it is. A problem about an unknown name suggests the closest
+// known one (closestMatch).
 
 /** Formats problems as the indented list every sluice error uses: `  - problem` per line. */
 export function formatProblems(problems: readonly string[]): string {
@@ -15,6 +16,11 @@ export class Problems {
   /** Adds a problem, phrased as `<name> must … (given <value>)`. */
   add(problem: string): void {
     this.problems.push(problem);
+  }
+
+  /** Adds problems found elsewhere, such as by another part's validation. */
+  addAll(problems: readonly string[]): void {
+    this.problems.push(...problems);
   }
 
   /** Adds a problem unless `condition` holds. */
@@ -61,4 +67,32 @@ export class Problems {
   protected skip(_value: unknown): boolean {
     return false;
   }
+}
+
+/**
+ * The candidate closest to `given` (ignoring case), for a "did you mean" hint: within a third of its
+ * length in Levenshtein distance (at least 1), so that a typo gets a suggestion and an unrelated
+ * word none. On a tie the earlier candidate wins.
+ */
+export function closestMatch(given: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.max(1, Math.floor(given.length / 3));
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(given.toLowerCase(), candidate.toLowerCase());
+    if (distance <= limit && (best === undefined || distance < best.distance)) best = { candidate, distance };
+  }
+  return best?.candidate;
+}
+
+/** Levenshtein distance: the fewest insertions, deletions and substitutions that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }

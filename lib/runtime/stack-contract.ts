@@ -1,6 +1,13 @@
 // The names the CDK app and the release CLI agree on: the stack of a stage, its outputs, its
 // current-version parameter. CDK-free, so the CLI's bundle can never pull in aws-cdk-lib through it.
 
+/**
+ * What a stage name may be: 1 to 20 lower-case letters, digits or "-", starting with a letter. It
+ * becomes part of the stack name, the parameter names and resource names, so it keeps to what all
+ * of them allow. The CDK app checks a stage's configuration against it, the release CLI its --stage.
+ */
+export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,19}$/;
+
 /** The CloudFormation stack of a stage: `sluice-<stage>`. Shared by the CDK app and the release CLI. */
 export function stackName(stage: string): string {
   return `sluice-${stage}`;

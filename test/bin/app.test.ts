@@ -44,4 +44,14 @@ describe('cdk synth (bin/app.ts)', () => {
       + '  - maxReceiveCount must be a whole number between 1 and 1000 (given 0)');
     expect(run.stderr).not.toMatch(/^\s+at /m);
   });
+
+  it('fails on a misspelt setting, suggesting the right one, instead of ignoring it', async () => {
+    const run = await runCdk(['synth', '--quiet', '-c', 'minCapacty=3', '-c', '@aws-cdk/core:enablePartitionLiterals=true']);
+    expect(run.exitCode).not.toBe(0);
+    // The one problem: the feature flag and the context the CDK CLI adds (aws:cdk:*) are not settings.
+    expect(run.stderr).toMatch(new RegExp('Invalid configuration for stage "dev":\n'
+      + '  - unknown setting "minCapacty": did you mean "minCapacity"\\? \\(valid settings: stage, protectData, [^\n]*, artifactNoncurrentRetentionDays\\)\n'
+      + '(?!  - )'));
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
 });

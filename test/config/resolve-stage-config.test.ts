@@ -4,8 +4,6 @@ import { resolveStageConfig } from '../../lib/config/resolve-stage-config.ts';
 import { StageConfigError } from '../../lib/config/stage-config.ts';
 import { stages } from '../../lib/config/stages.ts';
 
-const context = (values: Record<string, unknown>) => (key: string) => values[key];
-
 function problemsOf(run: () => unknown): readonly string[] {
   try {
     run();
@@ -37,14 +35,14 @@ describe('resolveStageConfig', () => {
 
   it('lists every problem in one error, each with the setting, the range and the value', () => {
     const problems = problemsOf(() =>
-      resolveStageConfig('dev', context({
+      resolveStageConfig('dev', {
         deregistrationDelay: '4000',
         minCapacity: '1',
         maxReceiveCount: '0',
         healthCheckInterval: '2s',
         streamRetention: '12h',
         alarmEmail: 'not-an-address',
-      })),
+      }),
     );
     expect(problems).toEqual([
       'minCapacity must be a whole number between 2 and 100 (given 1)',
@@ -58,7 +56,7 @@ describe('resolveStageConfig', () => {
   });
 
   it('puts the list in the error message', () => {
-    expect(() => resolveStageConfig('prod', context({ deregistrationDelay: 4000, appPort: 80 }))).toThrow(
+    expect(() => resolveStageConfig('prod', { deregistrationDelay: 4000, appPort: 80 })).toThrow(
       'Invalid configuration for stage "prod":\n'
         + '  - appPort must be a whole number between 1024 and 65535 (given 80)\n'
         + '  - deregistrationDelay must be between 0 and 3600 seconds (given 4000)',
@@ -66,7 +64,7 @@ describe('resolveStageConfig', () => {
   });
 
   it('reports overrides it cannot read, next to the range problems', () => {
-    expect(problemsOf(() => resolveStageConfig('dev', context({ maxReceiveCount: 'abc', deregistrationDelay: 'soon', protectData: 'yes', minCapacity: 1 })))).toEqual([
+    expect(problemsOf(() => resolveStageConfig('dev', { maxReceiveCount: 'abc', deregistrationDelay: 'soon', protectData: 'yes', minCapacity: 1 }))).toEqual([
       'protectData must be true or false (given "yes")',
       'deregistrationDelay must be a duration such as 30, 30s, 5m, 2h or 7d (given "soon")',
       'maxReceiveCount must be a whole number (given "abc")',
@@ -74,15 +72,46 @@ describe('resolveStageConfig', () => {
     ]);
   });
 
+  it('refuses an unknown setting, suggesting the closest one and listing every valid one, next to the other problems', () => {
+    const valid = 'stage, protectData, queueConsumer, instanceType, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
+      + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
+      + 'workerStopTimeout, installHealthTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
+      + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
+      + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, alarmEmail, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays';
+    expect(problemsOf(() => resolveStageConfig('dev', { minCapacty: '3', colour: 'blue', maxReceiveCount: '0' }))).toEqual([
+      `unknown setting "minCapacty": did you mean "minCapacity"? (valid settings: ${valid})`,
+      `unknown setting "colour": remove it or use a valid setting (valid settings: ${valid})`,
+      'maxReceiveCount must be a whole number between 1 and 1000 (given 0)',
+    ]);
+    expect(problemsOf(() => resolveStageConfig('dev', { Stage: 'prod', stageName: 'prod' }))).toEqual([
+      `unknown setting "Stage": did you mean "stage"? (valid settings: ${valid})`,
+      `unknown setting "stageName": remove it or use a valid setting (valid settings: ${valid})`,
+    ]);
+  });
+
+  it('leaves the context the CDK itself passes alone: feature flags, aws:cdk:*, cached lookups and the CLI\'s own keys', () => {
+    expect(resolveStageConfig('dev', {
+      stage: 'dev',
+      '@aws-cdk/core:enablePartitionLiterals': true,
+      'aws:cdk:bundling-stacks': ['**'],
+      'aws:cdk:version-reporting': true,
+      'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a'],
+      'acknowledged-issue-numbers': [34892],
+      'cli-telemetry': false,
+      'assets-ecr-repository-name': 'assets',
+      minCapacity: '3',
+    })).toMatchObject({ stageName: 'dev', minCapacity: 3 });
+  });
+
   it('reads durations in seconds or with a unit', () => {
-    const config = resolveStageConfig('dev', context({
+    const config = resolveStageConfig('dev', {
       deregistrationDelay: '45',
       healthCheckInterval: '10s',
       queueRetention: '2d',
       streamRetention: '48h',
       queueMessageAgeThreshold: '10m',
       responseTimeP99Threshold: '750ms',
-    }));
+    });
     expect(config.deregistrationDelay?.toSeconds()).toBe(45);
     expect(config.healthCheckInterval?.toSeconds()).toBe(10);
     expect(config.queueRetention?.toDays()).toBe(2);
@@ -92,7 +121,7 @@ describe('resolveStageConfig', () => {
   });
 
   it('reads numbers, booleans and text, from the command line (strings) or cdk.json (JSON values)', () => {
-    const config = resolveStageConfig('dev', context({
+    const config = resolveStageConfig('dev', {
       minCapacity: '3',
       maxCapacity: 6,
       protectData: true,
@@ -100,12 +129,12 @@ describe('resolveStageConfig', () => {
       instanceType: 'm7i.large',
       streamMode: 'PROVISIONED',
       shardCount: '4',
-    }));
+    });
     expect(config).toMatchObject({ minCapacity: 3, maxCapacity: 6, protectData: true, elb5xxRateThreshold: 0.5, instanceType: 'm7i.large', streamMode: 'PROVISIONED', shardCount: 4 });
   });
 
   it('checks settings against each other', () => {
-    expect(problemsOf(() => resolveStageConfig('dev', context({
+    expect(problemsOf(() => resolveStageConfig('dev', {
       minCapacity: 4,
       maxCapacity: 3,
       desiredCapacity: 5,
@@ -113,7 +142,7 @@ describe('resolveStageConfig', () => {
       healthCheckTimeout: 5,
       shardCount: 2,
       minHealthyHosts: 6,
-    })))).toEqual([
+    }))).toEqual([
       'maxCapacity must be at least minCapacity (4) (given 3)',
       'desiredCapacity must be between minCapacity (4) and maxCapacity (3) (given 5)',
       'healthCheckTimeout must be less than healthCheckInterval (5 seconds) (given 5)',
@@ -123,14 +152,14 @@ describe('resolveStageConfig', () => {
   });
 
   it('chooses what consumes the queue', () => {
-    expect(resolveStageConfig('dev', context({ queueConsumer: 'lambda' })).queueConsumer).toBe('lambda');
-    expect(problemsOf(() => resolveStageConfig('dev', context({ queueConsumer: 'kafka' })))).toEqual([
+    expect(resolveStageConfig('dev', { queueConsumer: 'lambda' }).queueConsumer).toBe('lambda');
+    expect(problemsOf(() => resolveStageConfig('dev', { queueConsumer: 'kafka' }))).toEqual([
       'queueConsumer must be one of instances, lambda, both (given "kafka")',
     ]);
   });
 
   it('rejects fractions where whole units are needed', () => {
-    expect(problemsOf(() => resolveStageConfig('dev', context({ deregistrationDelay: '1.5', maxReceiveCount: '2.5', streamMode: 'FAST', certificateArn: 'my-cert' })))).toEqual([
+    expect(problemsOf(() => resolveStageConfig('dev', { deregistrationDelay: '1.5', maxReceiveCount: '2.5', streamMode: 'FAST', certificateArn: 'my-cert' }))).toEqual([
       'deregistrationDelay must be a whole number of seconds (given 1.5 seconds)',
       'certificateArn must be an ACM certificate ARN such as arn:aws:acm:eu-west-1:123456789012:certificate/… (given "my-cert")',
       'maxReceiveCount must be a whole number between 1 and 1000 (given 2.5)',
@@ -139,10 +168,10 @@ describe('resolveStageConfig', () => {
   });
 
   it('accepts every boundary of every range', () => {
-    expect(() => resolveStageConfig('dev', context({
+    expect(() => resolveStageConfig('dev', {
       deregistrationDelay: 0, healthCheckInterval: 300, healthCheckTimeout: 120, healthyThreshold: 10, unhealthyThreshold: 2,
       queueVisibilityTimeout: 43200, maxReceiveCount: 1000, queueRetention: 60, streamRetention: '8760h', appPort: 65535,
-    }))).not.toThrow();
-    expect(resolveStageConfig('dev', context({ deregistrationDelay: '3600' })).deregistrationDelay).toEqual(Duration.seconds(3600));
+    })).not.toThrow();
+    expect(resolveStageConfig('dev', { deregistrationDelay: '3600' }).deregistrationDelay).toEqual(Duration.seconds(3600));
   });
 });

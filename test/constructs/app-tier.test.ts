@@ -1,9 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppTier, type AppTierSettings } from '../../lib/constructs/app-tier/app-tier.ts';
+import { parseCliArgs } from '../../lib/runtime/release/cli/parse-args.ts';
+import { BadInputError } from '../../lib/runtime/release/errors.ts';
 import { testApp } from '../helpers/synth.ts';
 
 function appTierStack(settings: AppTierSettings = {}, env?: { account: string; region: string }) {
@@ -232,6 +236,22 @@ describe('AppTier', () => {
       // Before the first release: a placeholder that passes the health check, so the group keeps the instance.
       expect(userData).toContain('/opt/sluice/releases/none/server.mjs');
       expect(userData).toContain("version: 'none'");
+    });
+
+    it('sluice-install refuses exactly the versions the release CLI refuses, before it touches anything', () => {
+      // The script's own check (shell cannot share the TypeScript pattern), run on its own.
+      const script = readFileSync(new URL('../../lib/constructs/app-tier/sluice-install.sh', import.meta.url), 'utf8');
+      const versionCheck = /^version=.*?\nfi\n/ms.exec(script)?.[0];
+      expect(versionCheck).toContain('exit 2');
+      const exitCode = (version: string) => spawnSync('bash', ['-c', `${versionCheck}exit 0`, 'sluice-install', version]).status;
+      for (const version of ['1', 'abc123', '2.0.0+build.7', 'v1_rc-2', `a${'b'.repeat(127)}`]) {
+        expect(exitCode(version)).toBe(0);
+        expect(() => parseCliArgs(['release', '--', version])).not.toThrow();
+      }
+      for (const version of ['', '-v1', '.hidden', 'v1/../x', 'v 1', "v1'", '$(id)', `a${'b'.repeat(128)}`]) {
+        expect(exitCode(version)).toBe(2);
+        expect(() => parseCliArgs(['release', '--', version])).toThrow(BadInputError);
+      }
     });
   });
 

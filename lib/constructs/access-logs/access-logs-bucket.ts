@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ACCESS_LOGS_DEFAULTS } from './access-logs-defaults.ts';
 
 export interface AccessLogsBucketProps {
   /**
@@ -26,7 +27,7 @@ export class AccessLogsBucket extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [
-        { expiration: Duration.days(props.retentionDays ?? 90) },
+        { expiration: Duration.days(props.retentionDays ?? ACCESS_LOGS_DEFAULTS.retentionDays) },
         { abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       // Logs are evidence: they outlive the stack (deleting a non-empty bucket would fail anyway).

@@ -10,6 +10,7 @@ import { FactName } from 'aws-cdk-lib/region-info';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { throwIfInvalid } from '../settings-validation.ts';
+import { APP_TIER_DEFAULTS } from './app-tier-defaults.ts';
 import { instanceUserData } from './instance-user-data.ts';
 import { validateAppTierSettings } from './validate-app-tier-settings.ts';
 
@@ -140,10 +141,10 @@ export class AppTier extends Construct {
         .map((name) => `environment variable names must be upper-case letters, digits and "_" (given "${name}")`),
     ]);
 
-    const appPort = props.appPort ?? 8080;
-    const healthCheckPath = props.healthCheckPath ?? '/health';
-    const deregistrationDelay = props.deregistrationDelay ?? Duration.seconds(30);
-    this.minCapacity = props.minCapacity ?? 2;
+    const appPort = props.appPort ?? APP_TIER_DEFAULTS.appPort;
+    const healthCheckPath = props.healthCheckPath ?? APP_TIER_DEFAULTS.healthCheckPath;
+    const deregistrationDelay = props.deregistrationDelay ?? APP_TIER_DEFAULTS.deregistrationDelay;
+    this.minCapacity = props.minCapacity ?? APP_TIER_DEFAULTS.minCapacity;
 
     // --- network -------------------------------------------------------------------------------
     // Instances need outbound internet for the external APIs the worker calls, so a NAT gateway is
@@ -152,7 +153,7 @@ export class AppTier extends Construct {
     // S3 and DynamoDB keep artifact downloads and checkpoint writes off the NAT (and its data charge).
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
-      natGateways: props.natGateways ?? 1,
+      natGateways: props.natGateways ?? APP_TIER_DEFAULTS.natGateways,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
         { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
@@ -202,10 +203,10 @@ export class AppTier extends Construct {
         path: healthCheckPath,
         port: 'traffic-port',
         healthyHttpCodes: '200',
-        interval: props.healthCheckInterval ?? Duration.seconds(5),
-        timeout: props.healthCheckTimeout ?? Duration.seconds(4),
-        healthyThresholdCount: props.healthyThreshold ?? 2,
-        unhealthyThresholdCount: props.unhealthyThreshold ?? 3,
+        interval: props.healthCheckInterval ?? APP_TIER_DEFAULTS.healthCheckInterval,
+        timeout: props.healthCheckTimeout ?? APP_TIER_DEFAULTS.healthCheckTimeout,
+        healthyThresholdCount: props.healthyThreshold ?? APP_TIER_DEFAULTS.healthyThreshold,
+        unhealthyThresholdCount: props.unhealthyThreshold ?? APP_TIER_DEFAULTS.unhealthyThreshold,
       },
     });
     if (!deregistrationDelay.isUnresolved() && deregistrationDelay.toSeconds() > 300) {
@@ -243,7 +244,7 @@ export class AppTier extends Construct {
     props.currentVersionParameter.grantRead(this.instanceRole);
 
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType: new ec2.InstanceType(props.instanceType ?? 't3.small'),
+      instanceType: new ec2.InstanceType(props.instanceType ?? APP_TIER_DEFAULTS.instanceType),
       machineImage: ec2.MachineImage.latestAmazonLinux2023(),
       role: this.instanceRole,
       securityGroup: this.instanceSecurityGroup,
@@ -259,8 +260,8 @@ export class AppTier extends Construct {
         currentVersionParameterName: props.currentVersionParameter.parameterName,
         appPort,
         healthCheckPath,
-        workerStopTimeoutSeconds: (props.workerStopTimeout ?? Duration.seconds(60)).toSeconds(),
-        installHealthTimeoutSeconds: (props.installHealthTimeout ?? Duration.seconds(60)).toSeconds(),
+        workerStopTimeoutSeconds: (props.workerStopTimeout ?? APP_TIER_DEFAULTS.workerStopTimeout).toSeconds(),
+        installHealthTimeoutSeconds: (props.installHealthTimeout ?? APP_TIER_DEFAULTS.installHealthTimeout).toSeconds(),
         environment: props.environment ?? {},
       }),
     });
@@ -270,12 +271,12 @@ export class AppTier extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       launchTemplate,
       minCapacity: this.minCapacity,
-      maxCapacity: props.maxCapacity ?? 4,
+      maxCapacity: props.maxCapacity ?? APP_TIER_DEFAULTS.maxCapacity,
       desiredCapacity: props.desiredCapacity,
       // ELB health checks: an instance whose app stops answering is replaced, not only a dead VM.
       healthChecks: autoscaling.HealthChecks.withAdditionalChecks({
         additionalTypes: [autoscaling.AdditionalHealthCheckType.ELB],
-        gracePeriod: props.healthCheckGracePeriod ?? Duration.seconds(300),
+        gracePeriod: props.healthCheckGracePeriod ?? APP_TIER_DEFAULTS.healthCheckGracePeriod,
       }),
       groupMetrics: [autoscaling.GroupMetrics.all()],
     });

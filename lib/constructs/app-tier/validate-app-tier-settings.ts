@@ -1,5 +1,5 @@
-import { Duration } from 'aws-cdk-lib';
 import { SettingsProblems } from '../settings-validation.ts';
+import { APP_TIER_DEFAULTS } from './app-tier-defaults.ts';
 import type { AppTierSettings } from './app-tier.ts';
 
 /** Every problem with the app tier's settings, each naming the setting, the allowed range and the value. */
@@ -8,10 +8,12 @@ export function validateAppTierSettings(settings: AppTierSettings): string[] {
   check.matches('instanceType', settings.instanceType, /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as t3.small');
 
   // Two instances in two AZs is the least that survives losing one during a release or an AZ outage.
-  check.integerInRange('minCapacity', settings.minCapacity, 2, 100);
-  check.integerInRange('maxCapacity', settings.maxCapacity, 2, 100);
-  check.integerInRange('desiredCapacity', settings.desiredCapacity, 2, 100);
-  const { minCapacity = 2, maxCapacity = 4, desiredCapacity } = settings;
+  check.wholeNumber('minCapacity', settings.minCapacity, 2, 100);
+  check.wholeNumber('maxCapacity', settings.maxCapacity, 2, 100);
+  check.wholeNumber('desiredCapacity', settings.desiredCapacity, 2, 100);
+  const minCapacity = settings.minCapacity ?? APP_TIER_DEFAULTS.minCapacity;
+  const maxCapacity = settings.maxCapacity ?? APP_TIER_DEFAULTS.maxCapacity;
+  const { desiredCapacity } = settings;
   if (maxCapacity < minCapacity) {
     check.add(`maxCapacity must be at least minCapacity (${minCapacity}) (given ${maxCapacity})`);
   }
@@ -20,25 +22,25 @@ export function validateAppTierSettings(settings: AppTierSettings): string[] {
   }
 
   // The services run as an unprivileged user, which cannot bind ports below 1024.
-  check.integerInRange('appPort', settings.appPort, 1024, 65535);
+  check.wholeNumber('appPort', settings.appPort, 1024, 65535);
   check.matches('healthCheckPath', settings.healthCheckPath, /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,1023}$/, 'a URL path starting with "/" (at most 1024 characters)');
 
   // Ranges are the ELBv2 target group limits.
   check.secondsInRange('healthCheckInterval', settings.healthCheckInterval, 5, 300);
   check.secondsInRange('healthCheckTimeout', settings.healthCheckTimeout, 2, 120);
-  const interval = settings.healthCheckInterval ?? Duration.seconds(5);
-  const timeout = settings.healthCheckTimeout ?? Duration.seconds(4);
+  const interval = settings.healthCheckInterval ?? APP_TIER_DEFAULTS.healthCheckInterval;
+  const timeout = settings.healthCheckTimeout ?? APP_TIER_DEFAULTS.healthCheckTimeout;
   if (!interval.isUnresolved() && !timeout.isUnresolved() && timeout.toSeconds({ integral: false }) >= interval.toSeconds({ integral: false })) {
     check.add(`healthCheckTimeout must be less than healthCheckInterval (${interval.toSeconds({ integral: false })} seconds) (given ${timeout.toSeconds({ integral: false })})`);
   }
-  check.integerInRange('healthyThreshold', settings.healthyThreshold, 2, 10);
-  check.integerInRange('unhealthyThreshold', settings.unhealthyThreshold, 2, 10);
+  check.wholeNumber('healthyThreshold', settings.healthyThreshold, 2, 10);
+  check.wholeNumber('unhealthyThreshold', settings.unhealthyThreshold, 2, 10);
   check.secondsInRange('deregistrationDelay', settings.deregistrationDelay, 0, 3600);
 
   check.secondsInRange('healthCheckGracePeriod', settings.healthCheckGracePeriod, 0, 7200);
   check.secondsInRange('workerStopTimeout', settings.workerStopTimeout, 1, 3600);
   check.secondsInRange('installHealthTimeout', settings.installHealthTimeout, 5, 900);
-  check.integerInRange('natGateways', settings.natGateways, 1, 2);
+  check.wholeNumber('natGateways', settings.natGateways, 1, 2);
   check.matches(
     'certificateArn',
     settings.certificateArn,

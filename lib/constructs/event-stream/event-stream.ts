@@ -6,6 +6,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { Construct } from 'constructs';
 import { durableTableProps } from '../durable-table.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
+import { EVENT_STREAM_DEFAULTS } from './event-stream-defaults.ts';
 import { validateEventStreamSettings } from './validate-event-stream-settings.ts';
 
 /** The tunable settings of the event stream. */
@@ -47,11 +48,11 @@ export class EventStream extends Construct {
     super(scope, id);
     throwIfInvalid('event stream', validateEventStreamSettings(props));
 
-    const streamMode = props.streamMode ?? kinesis.StreamMode.ON_DEMAND;
+    const streamMode = props.streamMode ?? EVENT_STREAM_DEFAULTS.streamMode;
     this.stream = new kinesis.Stream(this, 'Stream', {
       streamMode,
-      shardCount: streamMode === kinesis.StreamMode.PROVISIONED ? props.shardCount ?? 1 : undefined,
-      retentionPeriod: props.streamRetention ?? Duration.days(7),
+      shardCount: streamMode === kinesis.StreamMode.PROVISIONED ? props.shardCount ?? EVENT_STREAM_DEFAULTS.shardCount : undefined,
+      retentionPeriod: props.streamRetention ?? EVENT_STREAM_DEFAULTS.streamRetention,
       // The AWS-managed key: encrypted at rest with no key policy to keep in step with consumers.
       encryption: kinesis.StreamEncryption.MANAGED,
     });

@@ -10,6 +10,7 @@ import type { AppTier } from '../app-tier/app-tier.ts';
 import type { EventStream } from '../event-stream/event-stream.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import type { WorkQueue } from '../work-queue/work-queue.ts';
+import { MONITORING_DEFAULTS } from './monitoring-defaults.ts';
 import { validateMonitoringSettings } from './validate-monitoring-settings.ts';
 
 /** Alarm thresholds and where alarms go. */
@@ -21,12 +22,12 @@ export interface MonitoringSettings {
   readonly elb5xxRateThreshold?: number;
   /**
    * Percentage of requests the app answers with 5xx before the alarm fires.
-   * @default 2
+   * @default 2 — above a healthy app's background, low enough to catch a new version serving 1/N of the traffic
    */
   readonly target5xxRateThreshold?: number;
   /**
    * 99th-percentile target response time above which the alarm fires.
-   * @default 2 seconds
+   * @default 2 seconds — far beyond a healthy request, so requests are waiting on something
    */
   readonly responseTimeP99Threshold?: Duration;
   /**
@@ -37,12 +38,12 @@ export interface MonitoringSettings {
   readonly minHealthyHosts?: number;
   /**
    * Age of the oldest waiting work-queue message above which the alarm fires.
-   * @default 5 minutes
+   * @default 5 minutes — longer than a redelivery (visibility timeout) and a worker's stop during a release together
    */
   readonly queueMessageAgeThreshold?: Duration;
   /**
    * How far stream consumers may fall behind before the alarm fires.
-   * @default 2 minutes
+   * @default 2 minutes — longer than a lease failover or a consumer's restart during a release
    */
   readonly streamIteratorAgeThreshold?: Duration;
   /**
@@ -89,33 +90,35 @@ export class Monitoring extends Construct {
     }
 
     // --- load balancer and app -----------------------------------------------------------------
+    // Why each default threshold: MONITORING_DEFAULTS.
     // Two of three minutes: a release is judged within ~3 minutes, and one bad minute is not a trend.
     const elb5xx = this.alarm('Elb5xxRate', appTier.metricElb5xxRate(), {
-      threshold: props.elb5xxRateThreshold ?? 1,
+      threshold: props.elb5xxRateThreshold ?? MONITORING_DEFAULTS.elb5xxRateThreshold,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       description: 'The load balancer answers 5xx itself: no healthy target, or targets time out or reset.',
     });
     const target5xx = this.alarm('Target5xxRate', appTier.metricTarget5xxRate(), {
-      threshold: props.target5xxRateThreshold ?? 2,
+      threshold: props.target5xxRateThreshold ?? MONITORING_DEFAULTS.target5xxRateThreshold,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       description: 'The app answers 5xx to more requests than it should.',
     });
     // p99 is noisy at low traffic: three of five minutes.
     const latency = this.alarm('ResponseTimeP99', appTier.metricTargetResponseTimeP99(), {
-      threshold: (props.responseTimeP99Threshold ?? Duration.seconds(2)).toSeconds({ integral: false }),
+      threshold: (props.responseTimeP99Threshold ?? MONITORING_DEFAULTS.responseTimeP99Threshold).toSeconds({ integral: false }),
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
       description: 'The slowest 1 % of requests take longer than the threshold.',
     });
-    // Any target failing its checks for two minutes is a broken instance the group will replace.
+    // Above 0: any target failing its checks for two minutes is a broken instance the group will replace.
     this.alarm('UnhealthyHosts', appTier.metricUnhealthyHosts(), {
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 2,
       description: 'At least one target fails its health checks.',
     });
+    // One below the minimum capacity (at least 1): a rolling release takes one target out by design.
     const minHealthyHosts = props.minHealthyHosts ?? Math.max(1, appTier.minCapacity - 1);
     const healthyHosts = this.alarm('HealthyHosts', appTier.metricHealthyHosts(), {
       threshold: minHealthyHosts,
@@ -127,12 +130,14 @@ export class Monitoring extends Construct {
     });
 
     // --- work queue ----------------------------------------------------------------------------
+    // Three minutes in a row: waiting work only ages while nobody takes it; one old minute can be a
+    // single slow batch.
     const queueAge = this.alarm('QueueMessageAge', workQueue.metricOldestMessageAge(), {
-      threshold: (props.queueMessageAgeThreshold ?? Duration.minutes(5)).toSeconds(),
+      threshold: (props.queueMessageAgeThreshold ?? MONITORING_DEFAULTS.queueMessageAgeThreshold).toSeconds(),
       evaluationPeriods: 3,
       description: 'Work waits in the queue: the workers are stopped, failing or too few.',
     });
-    // A single message in the DLQ is work that will not happen until a person looks at it.
+    // Above 0: a single message in the DLQ is work that will not happen until a person looks at it.
     this.alarm('DeadLetterMessages', workQueue.metricDeadLetterDepth(), {
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -141,19 +146,21 @@ export class Monitoring extends Construct {
     });
 
     // --- event stream --------------------------------------------------------------------------
+    // Three minutes in a row: a consumer that restarts or takes over a lease catches up within about a
+    // minute, so only a lag that lasts is a stuck consumer.
     const iteratorAge = this.alarm('StreamIteratorAge', eventStream.metricIteratorAge(), {
-      threshold: (props.streamIteratorAgeThreshold ?? Duration.minutes(2)).toMilliseconds(),
+      threshold: (props.streamIteratorAgeThreshold ?? MONITORING_DEFAULTS.streamIteratorAgeThreshold).toMilliseconds(),
       evaluationPeriods: 3,
       description: 'Stream consumers fall behind the newest records.',
     });
-    // The SDK retries a throttled write; three minutes in a row means producers are losing throughput.
+    // Above 0 — the SDK retries a throttled write, but three minutes in a row means producers are losing throughput.
     this.alarm('StreamWriteThrottles', eventStream.metricWriteThrottles(), {
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,
       description: 'Producers are throttled by the stream.',
     });
-    // Throttled checkpoints mean more replay after a failover; throttled lease renewals mean lease churn.
+    // Above 0: throttled checkpoints mean more replay after a failover; throttled lease renewals mean lease churn.
     this.alarm('CheckpointThrottles', eventStream.metricCheckpointThrottles(), {
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

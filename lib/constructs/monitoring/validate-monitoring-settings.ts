@@ -10,7 +10,7 @@ export function validateMonitoringSettings(settings: MonitoringSettings): string
   if (p99 !== undefined && !p99.isUnresolved()) {
     check.numberInRange('responseTimeP99Threshold', p99.toMilliseconds() / 1000, 0.01, 3600, 'seconds');
   }
-  check.integerInRange('minHealthyHosts', settings.minHealthyHosts, 1, 100);
+  check.wholeNumber('minHealthyHosts', settings.minHealthyHosts, 1, 100);
   check.secondsInRange('queueMessageAgeThreshold', settings.queueMessageAgeThreshold, 60, 1_209_600);
   check.secondsInRange('streamIteratorAgeThreshold', settings.streamIteratorAgeThreshold, 1, 604_800);
   check.matches('alarmEmail', settings.alarmEmail, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address such as ops@example.com');

@@ -6,6 +6,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { durableTableProps } from '../durable-table.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
+import { RELEASE_RESOURCES_DEFAULTS } from './release-resources-defaults.ts';
 import { validateReleaseResourcesSettings } from './validate-release-resources-settings.ts';
 
 /** The tunable settings of the release resources. */
@@ -64,9 +65,9 @@ export class ReleaseResources extends Construct {
           prefix: 'releases/',
           transitions: [{
             storageClass: s3.StorageClass.INFREQUENT_ACCESS,
-            transitionAfter: Duration.days(props.artifactInfrequentAccessDays ?? 30),
+            transitionAfter: Duration.days(props.artifactInfrequentAccessDays ?? RELEASE_RESOURCES_DEFAULTS.artifactInfrequentAccessDays),
           }],
-          noncurrentVersionExpiration: Duration.days(props.artifactNoncurrentRetentionDays ?? 30),
+          noncurrentVersionExpiration: Duration.days(props.artifactNoncurrentRetentionDays ?? RELEASE_RESOURCES_DEFAULTS.artifactNoncurrentRetentionDays),
         },
         { abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],

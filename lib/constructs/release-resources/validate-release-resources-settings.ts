@@ -5,7 +5,7 @@ import type { ReleaseResourcesSettings } from './release-resources.ts';
 export function validateReleaseResourcesSettings(settings: ReleaseResourcesSettings): string[] {
   const check = new SettingsProblems();
   // S3 moves objects to STANDARD_IA no sooner than 30 days after creation.
-  check.integerInRange('artifactInfrequentAccessDays', settings.artifactInfrequentAccessDays, 30, 3650, 'days');
-  check.integerInRange('artifactNoncurrentRetentionDays', settings.artifactNoncurrentRetentionDays, 1, 3650, 'days');
+  check.wholeNumber('artifactInfrequentAccessDays', settings.artifactInfrequentAccessDays, 30, 3650, 'days');
+  check.wholeNumber('artifactNoncurrentRetentionDays', settings.artifactNoncurrentRetentionDays, 1, 3650, 'days');
   return [...check.list];
 }

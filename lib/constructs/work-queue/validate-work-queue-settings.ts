@@ -9,13 +9,13 @@ import type { WorkQueueProps } from './work-queue.ts';
 export function validateWorkQueueSettings(settings: WorkQueueProps): string[] {
   const check = new SettingsProblems();
   check.secondsInRange('queueVisibilityTimeout', settings.queueVisibilityTimeout, 0, 43_200);
-  check.integerInRange('maxReceiveCount', settings.maxReceiveCount, 1, 1000);
+  check.wholeNumber('maxReceiveCount', settings.maxReceiveCount, 1, 1000);
   check.secondsInRange('queueRetention', settings.queueRetention, 60, 1_209_600);
 
   const consumer = settings.lambdaConsumer;
   if (consumer) {
-    check.integerInRange('lambdaConsumer.maxConcurrency', consumer.maxConcurrency, 2, 1000);
-    check.integerInRange('lambdaConsumer.batchSize', consumer.batchSize, 1, 10);
+    check.wholeNumber('lambdaConsumer.maxConcurrency', consumer.maxConcurrency, 2, 1000);
+    check.wholeNumber('lambdaConsumer.batchSize', consumer.batchSize, 1, 10);
     check.secondsInRange('lambdaConsumer.maxBatchingWindow', consumer.maxBatchingWindow, 0, 300);
     check.secondsInRange('lambdaConsumer.timeout', consumer.timeout, 1, 900);
 

@@ -10,6 +10,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { validateWorkQueueSettings } from './validate-work-queue-settings.ts';
+import { WORK_QUEUE_DEFAULTS, WORK_QUEUE_LAMBDA_CONSUMER_DEFAULTS } from './work-queue-defaults.ts';
 
 /** The tunable settings of the work queue. */
 export interface WorkQueueSettings {
@@ -87,12 +88,12 @@ export class WorkQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkQueueProps = {}) {
     super(scope, id);
-    const queueVisibilityTimeout = props.queueVisibilityTimeout ?? Duration.seconds(60);
+    const queueVisibilityTimeout = props.queueVisibilityTimeout ?? WORK_QUEUE_DEFAULTS.queueVisibilityTimeout;
     const consumer: ResolvedLambdaConsumer | undefined = props.lambdaConsumer && {
-      maxConcurrency: props.lambdaConsumer.maxConcurrency ?? 10,
-      batchSize: props.lambdaConsumer.batchSize ?? 10,
+      maxConcurrency: props.lambdaConsumer.maxConcurrency ?? WORK_QUEUE_LAMBDA_CONSUMER_DEFAULTS.maxConcurrency,
+      batchSize: props.lambdaConsumer.batchSize ?? WORK_QUEUE_LAMBDA_CONSUMER_DEFAULTS.batchSize,
       maxBatchingWindow: props.lambdaConsumer.maxBatchingWindow,
-      timeout: props.lambdaConsumer.timeout ?? Duration.seconds(10),
+      timeout: props.lambdaConsumer.timeout ?? WORK_QUEUE_LAMBDA_CONSUMER_DEFAULTS.timeout,
     };
     throwIfInvalid('work queue', validateWorkQueueSettings({ ...props, queueVisibilityTimeout, lambdaConsumer: consumer }));
 
@@ -118,10 +119,10 @@ export class WorkQueue extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: queueVisibilityTimeout,
-      retentionPeriod: props.queueRetention ?? Duration.days(4),
+      retentionPeriod: props.queueRetention ?? WORK_QUEUE_DEFAULTS.queueRetention,
       // Long polling: fewer empty receives, lower cost, messages seen as soon as they arrive.
       receiveMessageWaitTime: Duration.seconds(20),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? WORK_QUEUE_DEFAULTS.maxReceiveCount },
       // Nothing may use the work queue itself as a dead-letter queue.
       redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });

@@ -1,8 +1,11 @@
 import { parseArgs } from 'node:util';
-import { stackName } from '../../stack-contract.ts';
+import { parseDurationMs } from '../../duration.ts';
+import { formatProblems, Problems } from '../../problems.ts';
+import { STAGE_NAME_PATTERN, stackName } from '../../stack-contract.ts';
 import type { MaxUnavailable } from '../capacity.ts';
 import { BadInputError } from '../errors.ts';
-import { parseDurationMs } from '../../duration.ts';
+import { HAPROXY_NAME_CHARACTERS, HAPROXY_NAME_PATTERN } from '../haproxy/haproxy-name.ts';
+import { RELEASE_VERSION_PATTERN } from '../release-version.ts';
 
 /** Stack outputs the CLI needs; each can come from the stack or from a flag. */
 export interface ReleaseTargets {
@@ -91,9 +94,6 @@ Durations: 500ms, 30s, 5m, 1h, or a number of seconds.
 Exit codes: 0 released; 1 failed and rolled back; 2 failed and rollback failed;
             3 bad input (nothing touched); 4 lock not acquired; 5 superseded.`;
 
-const versionPattern = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-const stagePattern = /^[a-z][a-z0-9-]{0,19}$/;
-
 /** Reads the command line; every problem is reported at once as a BadInputError that says the fix. */
 export function parseCliArgs(argv: readonly string[]): CliArgs {
   let parsed: ReturnType<typeof parseOptions>;
@@ -109,9 +109,9 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     throw new BadInputError(`unknown command "${command}": use "sluice release <version>" or "sluice status"\n\n${usage}`);
   }
 
-  const problems: string[] = [];
+  const problems = new Problems();
   const stage = values.stage ?? 'dev';
-  if (!stagePattern.test(stage)) problems.push(`--stage must be a stage name such as dev or prod (given "${stage}")`);
+  problems.matches('--stage', stage, STAGE_NAME_PATTERN, 'a stage name such as dev or prod');
   const overrides: ReleaseTargets = {
     targetGroupArn: values['target-group-arn'],
     autoScalingGroupName: values['auto-scaling-group'],
@@ -120,42 +120,45 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     currentVersionParameterName: values['version-parameter'],
     releaseGateAlarmName: values['release-gate-alarm'],
   };
-  if (overrides.targetGroupArn !== undefined && !/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/.+/.test(overrides.targetGroupArn)) {
-    problems.push(`--target-group-arn must be a target group ARN (arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>) (given "${overrides.targetGroupArn}")`);
-  }
+  problems.matches(
+    '--target-group-arn',
+    overrides.targetGroupArn,
+    /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/.+/,
+    'a target group ARN (arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>)',
+  );
   const localFlags = { haproxySocket: values['haproxy-socket'], backend: values.backend, targetsFile: values['local-targets'] };
   const given = Object.entries(localFlags).filter(([, value]) => value !== undefined);
   let local: LocalArgs | undefined;
   const checkIntervalMs = parseDurationMs(values['check-interval'] ?? '2s');
-  if (checkIntervalMs === undefined || checkIntervalMs < 10) problems.push(`--check-interval must be a duration of at least 10ms, such as 2s (given "${values['check-interval']}")`);
+  problems.check(checkIntervalMs !== undefined && checkIntervalMs >= 10, `--check-interval must be a duration of at least 10ms, such as 2s (given "${values['check-interval']}")`);
   if (given.length === 3) local = { ...(localFlags as Omit<LocalArgs, 'checkIntervalMs'>), checkIntervalMs: checkIntervalMs ?? 2000 };
-  else if (given.length > 0) problems.push('HAProxy mode needs --haproxy-socket, --backend and --local-targets together (given only ' + given.map(([key]) => key).join(', ') + ')');
-  if (local && !/^[A-Za-z0-9_.:-]+$/.test(local.backend)) problems.push(`--backend must be an HAProxy backend name (letters, digits, "_", ".", ":", "-") (given "${local.backend}")`);
+  else if (given.length > 0) problems.add('HAProxy mode needs --haproxy-socket, --backend and --local-targets together (given only ' + given.map(([key]) => key).join(', ') + ')');
+  problems.matches('--backend', local?.backend, HAPROXY_NAME_PATTERN, `an HAProxy backend name (${HAPROXY_NAME_CHARACTERS})`);
   const common: CommonArgs = { local, stage, stackName: values['stack-name'] ?? stackName(stage), region: values.region, json: values.json ?? false, overrides };
 
   if (command === 'status') {
     const history = values.history === undefined ? 10 : Number(values.history);
-    if (!Number.isInteger(history) || history < 0 || history > 100) problems.push(`--history must be a whole number from 0 to 100 (given "${values.history}")`);
-    if (rest.length > 0) problems.push(`status takes no arguments (given "${rest.join(' ')}")`);
-    throwIfProblems(problems);
+    problems.check(Number.isInteger(history) && history >= 0 && history <= 100, `--history must be a whole number from 0 to 100 (given "${values.history}")`);
+    problems.check(rest.length === 0, `status takes no arguments (given "${rest.join(' ')}")`);
+    problems.throwIfAny(badInput);
     return { command, ...common, history };
   }
 
   const [version, ...extra] = rest;
-  if (version === undefined) problems.push('release needs the version to roll out: sluice release <version> (e.g. the commit SHA)');
-  else if (!versionPattern.test(version)) problems.push(`version must be 1–128 letters, digits, ".", "_", "+" or "-", starting with a letter or digit (given "${version}")`);
-  if (extra.length > 0) problems.push(`release takes one version (given also "${extra.join(' ')}")`);
+  if (version === undefined) problems.add('release needs the version to roll out: sluice release <version> (e.g. the commit SHA)');
+  problems.matches('version', version, RELEASE_VERSION_PATTERN, '1–128 letters, digits, ".", "_", "+" or "-", starting with a letter or digit');
+  problems.check(extra.length === 0, `release takes one version (given also "${extra.join(' ')}")`);
 
   const maxUnavailable = parseMaxUnavailable(values['max-unavailable'] ?? '1', problems);
   let minHealthy: number | undefined;
   if (values['min-healthy'] !== undefined) {
     minHealthy = Number(values['min-healthy']);
-    if (!Number.isInteger(minHealthy) || minHealthy < 1) problems.push(`--min-healthy must be a whole number of at least 1 (given "${values['min-healthy']}")`);
+    problems.check(Number.isInteger(minHealthy) && minHealthy >= 1, `--min-healthy must be a whole number of at least 1 (given "${values['min-healthy']}")`);
   }
   const duration = (flag: string, text: string | undefined, fallback: string, min: number, max: number): number => {
     const ms = parseDurationMs(text ?? fallback);
-    if (ms === undefined) problems.push(`--${flag} must be a duration such as 30s, 5m or 1h (given "${text}")`);
-    else if (ms < min || ms > max) problems.push(`--${flag} must be between ${min / 1000}s and ${max / 1000}s (given "${text}")`);
+    if (ms === undefined) problems.add(`--${flag} must be a duration such as 30s, 5m or 1h (given "${text}")`);
+    else if (ms < min || ms > max) problems.add(`--${flag} must be between ${min / 1000}s and ${max / 1000}s (given "${text}")`);
     return ms ?? 0;
   };
   const bakeMs = duration('bake', values.bake, '0s', 0, 3_600_000);
@@ -163,7 +166,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const installEstimateMs = duration('install-estimate', values['install-estimate'], '30s', 0, 2 * 3_600_000);
   const lockWaitMs = duration('lock-timeout', values['lock-timeout'], '15m', 0, 6 * 3_600_000);
   const lockTtlMs = duration('lock-ttl', values['lock-ttl'], '60s', 3_000, 3_600_000);
-  throwIfProblems(problems);
+  problems.throwIfAny(badInput);
 
   return {
     command,
@@ -220,16 +223,16 @@ function parseOptions(argv: readonly string[]) {
   });
 }
 
-function parseMaxUnavailable(text: string, problems: string[]): MaxUnavailable {
+function parseMaxUnavailable(text: string, problems: Problems): MaxUnavailable {
   const count = /^\d+$/.test(text) ? Number(text) : undefined;
   if (count !== undefined && count >= 1) return count;
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
   if (percent && Number(percent[1]) > 0 && Number(percent[1]) <= 100) return `${Number(percent[1])}%`;
-  problems.push(`--max-unavailable must be a count of at least 1 (e.g. 2) or a percentage from 1% to 100% (e.g. 25%) (given "${text}")`);
+  problems.add(`--max-unavailable must be a count of at least 1 (e.g. 2) or a percentage from 1% to 100% (e.g. 25%) (given "${text}")`);
   return 1;
 }
 
-function throwIfProblems(problems: readonly string[]): void {
-  if (problems.length === 1) throw new BadInputError(problems[0]);
-  if (problems.length > 1) throw new BadInputError(`${problems.length} problems:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+/** One problem is the whole message; several are counted and listed. */
+function badInput(problems: readonly string[]): BadInputError {
+  return new BadInputError(problems.length === 1 ? problems[0] : `${problems.length} problems:\n${formatProblems(problems)}`);
 }

@@ -3,6 +3,7 @@
 // refusal in HAProxy's words — surfaces as a HaproxyError that names the socket and the command.
 import { createConnection } from 'node:net';
 import { BadInputError, ReleaseError } from '../errors.ts';
+import { assertHaproxyName } from './haproxy-name.ts';
 
 /** The runtime API failed: `reasonCode` is `HAProxy.SocketUnavailable`, `HAProxy.Timeout`, `HAProxy.CommandFailed`, ... */
 export class HaproxyError extends ReleaseError {
@@ -80,15 +81,6 @@ const CHECK_CONFIGURED_AND_ENABLED = 0x02 | 0x04;
 /** True when HAProxy health-checks the server (a `check` on its line, not turned off with `disable health`). */
 export function isHealthChecked(row: HaproxyServerStateRow): boolean {
   return (row.checkState & CHECK_CONFIGURED_AND_ENABLED) === CHECK_CONFIGURED_AND_ENABLED;
-}
-
-/** Backend and server names as HAProxy allows them; checked before they reach the socket, where `;` or a newline would start another command. */
-export function isHaproxyName(name: string): boolean {
-  return /^[A-Za-z0-9_.:-]+$/.test(name);
-}
-
-export function assertHaproxyName(kind: 'backend' | 'server', name: string): void {
-  if (!isHaproxyName(name)) throw new BadInputError(`${kind} "${name}" is not an HAProxy ${kind} name (letters, digits, "_", ".", ":", "-")`);
 }
 
 export type ServerAdminState = 'ready' | 'drain' | 'maint';

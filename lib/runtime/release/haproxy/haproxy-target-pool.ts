@@ -4,7 +4,9 @@ import type { Clock } from '../../clock.ts';
 import { BadInputError, DeadlineExceededError, ReleaseError, TargetUnhealthyError } from '../errors.ts';
 import { pollUntil } from '../poll-cadence.ts';
 import type { PoolTimings, TargetPool, TargetStatus } from '../ports.ts';
-import { assertHaproxyName, HaproxyError, type HaproxyRuntimeApi, type HaproxyStatRow, isHaproxyName, isHealthChecked } from './haproxy-runtime-api.ts';
+import { formatProblems, Problems } from '../../problems.ts';
+import { assertHaproxyName, HAPROXY_NAME_CHARACTERS, HAPROXY_NAME_PATTERN } from './haproxy-name.ts';
+import { HaproxyError, type HaproxyRuntimeApi, type HaproxyStatRow, isHealthChecked } from './haproxy-runtime-api.ts';
 
 export interface HaproxyTargetPoolProps {
   readonly api: HaproxyRuntimeApi;
@@ -241,15 +243,15 @@ function describeRow(row: HaproxyStatRow): string {
 }
 
 function validateProps(props: HaproxyTargetPoolProps): void {
-  const problems: string[] = [];
-  if (!isHaproxyName(props.backend)) problems.push(`backend must be an HAProxy backend name (letters, digits, "_", ".", ":", "-") (given "${props.backend}")`);
+  const check = new Problems();
+  check.matches('backend', props.backend, HAPROXY_NAME_PATTERN, `an HAProxy backend name (${HAPROXY_NAME_CHARACTERS})`);
   const positive: [string, number | undefined][] = [
     ['pollIntervalMs', props.pollIntervalMs],
     ['healthCheckIntervalMs', props.healthCheckIntervalMs],
     ['rise', props.rise],
     ['fall', props.fall],
   ];
-  for (const [name, value] of positive) if (value !== undefined && !(value > 0)) problems.push(`${name} must be greater than 0 (given ${value})`);
-  if (props.drainTimeoutMs !== undefined && !(props.drainTimeoutMs >= 0)) problems.push(`drainTimeoutMs must be 0 or more (given ${props.drainTimeoutMs})`);
-  if (problems.length > 0) throw new BadInputError(`invalid HaproxyTargetPool props: ${problems.join('; ')}`);
+  for (const [name, value] of positive) check.check(value === undefined || value > 0, `${name} must be greater than 0 (given ${value})`);
+  check.check(props.drainTimeoutMs === undefined || props.drainTimeoutMs >= 0, `drainTimeoutMs must be 0 or more (given ${props.drainTimeoutMs})`);
+  check.throwIfAny((problems) => new BadInputError(`invalid HaproxyTargetPool props:\n${formatProblems(problems)}`));
 }

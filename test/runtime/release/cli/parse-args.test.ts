@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCliArgs, type ReleaseArgs } from '../../../../lib/runtime/release/cli/parse-args.ts';
 import { BadInputError } from '../../../../lib/runtime/release/errors.ts';
+import { assertReleaseVersion } from '../../../../lib/runtime/release/release-version.ts';
 
 const release = (...argv: string[]) => parseCliArgs(['release', ...argv]) as ReleaseArgs;
 
@@ -66,6 +67,18 @@ describe('parseCliArgs', () => {
     expect(badInput(['release'])).toBe('release needs the version to roll out: sluice release <version> (e.g. the commit SHA)');
     expect(badInput(['release', "v1; rm -rf /"])).toMatch(/^version must be 1–128 letters/);
     expect(badInput(['release', 'a', 'b'])).toBe('release takes one version (given also "b")');
+  });
+
+  it('accepts exactly the versions the installers accept', () => {
+    // The version becomes part of an S3 key, a path and a shell command on the instance.
+    for (const version of ['1', 'abc123', '2.0.0+build.7', 'v1_rc-2', `a${'b'.repeat(127)}`]) {
+      expect(release(version).version).toBe(version);
+      expect(() => assertReleaseVersion(version)).not.toThrow();
+    }
+    for (const version of ['-v1', '.hidden', '+1', 'v1/../x', 'v 1', "v1'", '$(id)', `a${'b'.repeat(128)}`]) {
+      expect(badInput(['release', `--`, version])).toBe(`version must be 1–128 letters, digits, ".", "_", "+" or "-", starting with a letter or digit (given "${version}")`);
+      expect(() => assertReleaseVersion(version)).toThrow(BadInputError);
+    }
   });
 
   it('rejects unknown commands and options, showing the usage', () => {

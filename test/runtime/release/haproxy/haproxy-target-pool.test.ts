@@ -320,6 +320,19 @@ describe('HaproxyRuntimeApi without a running HAProxy', () => {
     }
   });
 
+  it('refuses props it cannot work with, listing every problem, before it touches the socket', () => {
+    const api = new HaproxyRuntimeApi({ socketPath: '/nonexistent/admin.sock' });
+    const make = () => new HaproxyTargetPool({ api, backend: 'app; disable server app/one', clock: systemClock, pollIntervalMs: 0, rise: -1, fall: Number.NaN, drainTimeoutMs: -5 });
+    expect(make).toThrow(BadInputError);
+    expect(make).toThrow('invalid HaproxyTargetPool props:\n'
+      + '  - backend must be an HAProxy backend name (letters, digits, "_", ".", ":", "-") (given "app; disable server app/one")\n'
+      + '  - pollIntervalMs must be greater than 0 (given 0)\n'
+      + '  - rise must be greater than 0 (given -1)\n'
+      + '  - fall must be greater than 0 (given NaN)\n'
+      + '  - drainTimeoutMs must be 0 or more (given -5)');
+    expect(() => new HaproxyTargetPool({ api, backend: 'web_v2.eu:1-a', clock: systemClock, drainTimeoutMs: 0 })).not.toThrow();
+  });
+
   it('maps the transitional and unusual statuses too', () => {
     const csv = [
       '# pxname,svname,qcur,scur,status,type,check_status,check_code,check_desc,last_chk,check_rise,check_fall,check_health,agent_status',
