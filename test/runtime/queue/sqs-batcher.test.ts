@@ -2,6 +2,7 @@
 // when SQS fails a call, or some of its entries.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../../lib/runtime/clock.ts';
 import { BatchEntryRejectedError, SqsCallError } from '../../../lib/runtime/queue/errors.ts';
 import { type BatchRequestEntry, type BatchResponse, SqsBatcher } from '../../../lib/runtime/queue/sqs-batcher.ts';
 
@@ -16,6 +17,7 @@ function scripted(script: Script, options: { flushDelayMs?: number; attempts?: n
     attempts: options.attempts ?? 3,
     retryBackoff: { initial: 1, max: 5 },
     onCallError: (error) => callErrors.push(error),
+    clock: systemClock,
     send: async (entries) => {
       calls.push(entries.map((entry) => entry.messageId));
       const answer = script(entries, calls.length);
