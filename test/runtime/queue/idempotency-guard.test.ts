@@ -3,6 +3,7 @@ import { type Claim, IdempotencyGuard, MessageInProgressError, withIdempotency }
 import { QueueProcessor } from '../../../lib/runtime/queue/queue-processor.ts';
 import { type LocalDynamoDb, startDynalite } from '../../helpers/dynalite.ts';
 import { type LocalSqs, startLocalSqs } from '../../helpers/local-sqs.ts';
+import { VirtualClock } from '../../helpers/virtual-clock.ts';
 import { capturingLogger, recordingHandler, waitUntil } from './processor-harness.ts';
 
 let dynamo: LocalDynamoDb;
@@ -18,8 +19,8 @@ afterAll(async () => {
   await Promise.all([dynamo.stop(), sqs.stop()]);
 });
 
-function guardAt(clock: { now: number }, options: { leaseMs?: number; retentionSeconds?: number } = {}): IdempotencyGuard {
-  return new IdempotencyGuard({ documentClient: dynamo.documentClient, tableName, namespace: `test-${Math.random()}`, now: () => clock.now, ...options });
+function guardAt(clock: VirtualClock, options: { leaseMs?: number; retentionSeconds?: number } = {}): IdempotencyGuard {
+  return new IdempotencyGuard({ documentClient: dynamo.documentClient, tableName, namespace: `test-${Math.random()}`, clock, ...options });
 }
 
 /** The token of a claim that must have succeeded; fails the test otherwise. */
@@ -30,7 +31,7 @@ function tokenOf(claim: Claim): string {
 
 describe('IdempotencyGuard', () => {
   it('claims a message once, refuses a second claim while it runs, and reports it done afterwards', async () => {
-    const clock = { now: Date.now() };
+    const clock = new VirtualClock(Date.now());
     const guard = guardAt(clock);
 
     const claim = await guard.claim('m-1');
@@ -41,11 +42,11 @@ describe('IdempotencyGuard', () => {
   });
 
   it('lets another worker take over a claim whose lease lapsed, and a retry claim again after release', async () => {
-    const clock = { now: Date.now() };
+    const clock = new VirtualClock(Date.now());
     const guard = guardAt(clock, { leaseMs: 1_000 });
 
     const first = tokenOf(await guard.claim('m-2'));
-    clock.now += 1_001;
+    clock.timers.tick(1_001);
     const takeover = tokenOf(await guard.claim('m-2'));
     expect(takeover).not.toBe(first);
     // The first worker's release no longer touches the new claim.
@@ -56,11 +57,11 @@ describe('IdempotencyGuard', () => {
   });
 
   it('forgets a done message once its retention has passed, even before TTL deletes the item', async () => {
-    const clock = { now: Date.now() };
+    const clock = new VirtualClock(Date.now());
     const guard = guardAt(clock, { retentionSeconds: 60 });
     tokenOf(await guard.claim('m-3'));
     await guard.complete('m-3');
-    clock.now += 61_000;
+    clock.timers.tick(61_000);
     expect((await guard.claim('m-3')).status).toBe('claimed');
   });
 
