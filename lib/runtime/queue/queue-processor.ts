@@ -190,6 +190,11 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
     return this.stopped;
   }
 
+  /** Handlers it runs at once: the `concurrency` option, or its default. */
+  get concurrency(): number {
+    return this.options.concurrency;
+  }
+
   get counters(): QueueProcessorCounters {
     return { ...this.counts, inFlight: this.active.size, held: this.gate.size, sqsCalls: { ...this.calls } };
   }
