@@ -19,14 +19,19 @@ interface SqsCall {
   readonly entries?: readonly Record<string, unknown>[];
 }
 
-/** Hands out `messages` on the first receives; later receives long-poll (on the clock) and come back empty. Batch calls all succeed. */
-function scriptedSqs(clock: VirtualClock, messages: Message[]) {
+/**
+ * Hands out `messages` on the first receives (after throttling the first `throttledReceives`); later
+ * receives long-poll (on the clock) and come back empty. Batch calls all succeed.
+ */
+function scriptedSqs(clock: VirtualClock, messages: Message[], throttledReceives = 0) {
+  let throttled = 0;
   const startedAt = clock.now();
   const calls: SqsCall[] = [];
   const send = async (command: unknown, options: { abortSignal?: AbortSignal } = {}) => {
     const at = clock.now() - startedAt;
     if (command instanceof ReceiveMessageCommand) {
       calls.push({ at, operation: 'ReceiveMessage' });
+      if (throttled++ < throttledReceives) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
       if (messages.length > 0) return { Messages: messages.splice(0, command.input.MaxNumberOfMessages ?? 1) };
       await clock.sleep((command.input.WaitTimeSeconds ?? 0) * 1000, options.abortSignal);
       return { Messages: [] };
@@ -105,5 +110,24 @@ describe('QueueProcessor on a virtual clock', () => {
     expect(failure.retryInSeconds).toBe(7);
     // No heartbeat was due (600 s of visibility, 120 s of work): the only batch call is the back-off, after the flush delay.
     expect(sqs.batchCalls()).toEqual([{ at: 120_050, operation: 'ChangeMessageVisibilityBatch', entries: [{ Id: '0', ReceiptHandle: 'handle-stuck', VisibilityTimeout: 7 }] }]);
+  });
+
+  it('pauses receiving after throttling for the back-off, on the clock', async () => {
+    const clock = new VirtualClock();
+    const sqs = scriptedSqs(clock, [message('late')], 2);
+    const processor = processorOn(clock, sqs.client, { sqsRetryBackoff: { initialMs: 1_000, maxMs: 10_000 } });
+    const processed = new Promise((resolve) => processor.on('processed', resolve));
+
+    processor.start();
+    await clock.run(processed);
+    await clock.run(processor.stop());
+
+    const [first, second, third] = sqs.calls.filter((call) => call.operation === 'ReceiveMessage').map((call) => call.at);
+    // 1 s after the first failure and 2 s after the second, each jittered down by up to half.
+    expect(first).toBe(0);
+    expect(second! - first!).toBeGreaterThanOrEqual(500);
+    expect(second! - first!).toBeLessThanOrEqual(1_000);
+    expect(third! - second!).toBeGreaterThanOrEqual(1_000);
+    expect(third! - second!).toBeLessThanOrEqual(2_000);
   });
 });
