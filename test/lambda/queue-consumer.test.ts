@@ -2,8 +2,10 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambda/queue-consumer.ts';
 import type { LogLevel, Logger } from '../../lib/runtime/json-logger.ts';
+import { InvalidQueueProcessorOptionsError } from '../../lib/runtime/queue/errors.ts';
 import type { QueueMessage } from '../../lib/runtime/queue/queue-message.ts';
 import { createSqsBatchProcessor, InvocationDeadlineError, type SqsBatchProcessorOptions } from '../../lib/runtime/queue/sqs-batch-processor.ts';
+import { VirtualClock } from '../helpers/virtual-clock.ts';
 
 const standardQueueArn = 'arn:aws:sqs:eu-west-1:123456789012:work';
 const fifoQueueArn = 'arn:aws:sqs:eu-west-1:123456789012:work.fifo';
@@ -270,8 +272,29 @@ describe('createSqsBatchProcessor', () => {
     });
   });
 
+  it('keeps its deadlines on the clock it is given', async () => {
+    const clock = new VirtualClock();
+    const deadline = clock.now() + 2_000;
+    const context = { getRemainingTimeInMillis: () => Math.max(0, deadline - clock.now()) };
+    const abortedAt: number[] = [];
+    const { processBatch } = processor({
+      clock,
+      abortBeforeTimeoutMs: 400,
+      handler: (_message, { signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => {
+        abortedAt.push(deadline - clock.now());
+        reject(signal.reason);
+      }, { once: true })),
+    });
+    const response = await clock.run(processBatch(sqsEvent(sqsRecord('m1', 'x')), context));
+    expect(failedIds(response)).toEqual(['m1']);
+    // Aborted 400 ms before Lambda's timeout, in virtual time.
+    expect(abortedAt).toEqual([400]);
+  });
+
   it('lists every invalid option', () => {
-    expect(() => createSqsBatchProcessor({ handler: async () => undefined, concurrency: 0, abortBeforeTimeoutMs: 1.5 })).toThrow(
+    const create = () => createSqsBatchProcessor({ handler: async () => undefined, concurrency: 0, abortBeforeTimeoutMs: 1.5 });
+    expect(create).toThrow(InvalidQueueProcessorOptionsError);
+    expect(create).toThrow(
       'Invalid SQS batch processor options:\n'
         + '  - concurrency must be a whole number between 1 and 1000 (given 0)\n'
         + '  - abortBeforeTimeoutMs must be a whole number between 0 and 60000 milliseconds (given 1.5)',

@@ -4,7 +4,9 @@
 //
 // REPLACE THIS with the real work (typically a call to an external API, passing `signal` along).
 // As shipped it does nothing but check the message and log it: a message is a JSON object with a
-// non-empty string `type`; anything else is unparseable and ends in the dead-letter queue.
+// non-empty string `type`; anything else is unparseable and ends in the dead-letter queue. Work that
+// must not happen twice (SQS delivers at least once) goes through `withIdempotency` from
+// queue/idempotency-guard.ts, over a DynamoDB table you add (see there); logging needs no guard.
 import { jsonLogger } from '../json-logger.ts';
 import type { BodyParser, QueueHandler } from '../queue/queue-message.ts';
 

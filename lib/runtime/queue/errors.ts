@@ -1,5 +1,6 @@
 // Errors of the queue worker. Each says what failed, why, and what to do next; subclasses carry the
 // context (message id, SQS operation, AWS error code) that events and logs report.
+import { formatProblems } from '../problems.ts';
 
 export class QueueProcessorError extends Error {
   /** Machine-readable reason, e.g. `HandlerTimeout`, `InvalidClientTokenId`, `ReceiptHandleIsInvalid`. */
@@ -11,10 +12,10 @@ export class QueueProcessorError extends Error {
   }
 }
 
-/** The processor was given options it cannot work with; lists every problem. */
+/** The processor (or the Lambda batch processor: `subject`) was given options it cannot work with; lists every problem. */
 export class InvalidQueueProcessorOptionsError extends QueueProcessorError {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid QueueProcessor options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, 'InvalidOptions');
+  constructor(readonly problems: readonly string[], subject = 'QueueProcessor options') {
+    super(`Invalid ${subject}:\n${formatProblems(problems)}`, 'InvalidOptions');
     this.name = 'InvalidQueueProcessorOptionsError';
   }
 }

@@ -1,15 +1,23 @@
-// Optional: for handlers whose side effects must not repeat, a record per message id in DynamoDB.
-// SQS delivers at least once, so a message can arrive twice (a delete that failed, a visibility that
-// lapsed, SQS's own duplicates). Before the handler runs, a conditional put claims the message id;
-// a message already done is skipped (and deleted), one claimed by a live worker elsewhere fails and
-// is retried later, and a claim whose worker died expires after `leaseMs`.
+// The public helper for your handlers whose side effects must not repeat: a record per message id
+// in DynamoDB. SQS delivers at least once, so a message can arrive twice (a delete that failed, a
+// visibility that lapsed, SQS's own duplicates). Before the handler runs, a conditional put claims
+// the message id; a message already done is skipped (and deleted), one claimed by a live worker
+// elsewhere fails and is retried later, and a claim whose worker died expires after `leaseMs`.
 //
-// Table shape: string partition key `pk` and sort key `sk` (the stack's release table has this
-// shape), TTL on `expiresAt` (epoch seconds). Items: pk `idempotency#<namespace>#<messageId>`,
-// sk `claim`, with status (in-progress | done), token, leaseUntil (ms) and expiresAt. TTL deletes
-// lazily, so the conditions read expiresAt themselves.
+// Nothing in sluice itself uses it: the example work handler (app/work-handler.ts) has no side
+// effect to protect, and the stack creates no table the app may write (the release table has the
+// shape, but it holds the release lock, and instances get no access to it). To use it, add a table
+// and grant the worker's role (and the Lambda consumer's, if any) dynamodb:PutItem, GetItem,
+// UpdateItem and DeleteItem on it, then wrap the handler where the worker is built:
+//
+//   handler: withIdempotency(new IdempotencyGuard({ documentClient, tableName }), handleWork)
+//
+// Table shape: string partition key `pk` and sort key `sk`, TTL on `expiresAt` (epoch seconds).
+// Items: pk `idempotency#<namespace>#<messageId>`, sk `claim`, with status (in-progress | done),
+// token, leaseUntil (ms) and expiresAt. TTL deletes lazily, so the conditions read expiresAt themselves.
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Clock, systemClock } from '../clock.ts';
 import { QueueProcessorError } from './errors.ts';
 import type { QueueHandler } from './queue-message.ts';
 
@@ -34,8 +42,11 @@ export interface IdempotencyGuardOptions {
    * @default 16 minutes
    */
   readonly leaseMs?: number;
-  /** @default Date.now */
-  readonly now?: () => number;
+  /**
+   * Tells the time that leases and retention are judged by.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
 }
 
 export type Claim = { readonly status: 'claimed'; readonly token: string } | { readonly status: 'already-done' };
@@ -55,18 +66,18 @@ export class IdempotencyGuard {
   private readonly namespace: string;
   private readonly retentionSeconds: number;
   private readonly leaseMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: IdempotencyGuardOptions) {
     this.namespace = options.namespace ?? 'queue';
     this.retentionSeconds = options.retentionSeconds ?? 24 * 60 * 60;
     this.leaseMs = options.leaseMs ?? 16 * 60_000;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Claims `messageId` for this worker, or reports it done; throws MessageInProgressError if a live claim exists. */
   async claim(messageId: string, signal?: AbortSignal): Promise<Claim> {
-    const now = this.now();
+    const now = this.clock.now();
     const token = randomUUID();
     try {
       await this.options.documentClient.send(
@@ -94,7 +105,7 @@ export class IdempotencyGuard {
 
   /** Marks `messageId` done, so that later deliveries are skipped until the retention ends. */
   async complete(messageId: string): Promise<void> {
-    const now = this.now();
+    const now = this.clock.now();
     await this.options.documentClient.send(new UpdateCommand({
       TableName: this.options.tableName,
       Key: this.key(messageId),

@@ -1,7 +1,9 @@
 // The QueueProcessor's options, their defaults, and the check that lists every bad one at once.
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { type Clock, systemClock } from '../clock.ts';
 import { InvalidQueueProcessorOptionsError } from './errors.ts';
 import { jsonLogger, type Logger } from '../json-logger.ts';
+import { Problems } from '../problems.ts';
 import { MAX_VISIBILITY_SECONDS } from './message-lease.ts';
 import type { BodyParser, QueueHandler } from './queue-message.ts';
 
@@ -88,6 +90,12 @@ export interface QueueProcessorOptions<Body = string> {
   readonly stopDeadlineMs?: number;
   /** @default - JSON lines on standard output, component `queue-processor`, level info */
   readonly logger?: Logger;
+  /**
+   * Where every timer of the processor runs: handler timeouts, the heartbeat, delete batching,
+   * back-off pauses, the stop deadline. Tests pass a virtual clock to run hours of queue time at once.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
 }
 
 export interface ResolvedQueueProcessorOptions<Body> {
@@ -107,6 +115,7 @@ export interface ResolvedQueueProcessorOptions<Body> {
   readonly batchAttempts: number;
   readonly stopDeadlineMs: number;
   readonly logger: Logger;
+  readonly clock: Clock;
 }
 
 /** Applies the defaults and throws one InvalidQueueProcessorOptionsError listing every problem. */
@@ -128,33 +137,30 @@ export function resolveQueueProcessorOptions<Body>(options: QueueProcessorOption
     batchAttempts: options.batchAttempts ?? 5,
     stopDeadlineMs: options.stopDeadlineMs ?? 30_000,
     logger: options.logger ?? jsonLogger({ component: 'queue-processor' }),
+    clock: options.clock ?? systemClock,
   };
 
-  const problems: string[] = [];
-  const wholeNumber = (name: string, value: number, min: number, max: number, unit = '') => {
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name} must be a whole number between ${min} and ${max}${unit ? ` ${unit}` : ''} (given ${value})`);
-    }
-  };
-  if (!resolved.sqs || typeof resolved.sqs.send !== 'function') problems.push('sqs must be an SQSClient');
-  if (typeof resolved.queueUrl !== 'string' || !/^https?:\/\//.test(resolved.queueUrl)) problems.push(`queueUrl must be a queue URL (given ${JSON.stringify(resolved.queueUrl)})`);
-  if (typeof resolved.handler !== 'function') problems.push('handler must be a function (message, { signal, receiveCount }) => Promise<void>');
-  if (resolved.parse !== 'text' && resolved.parse !== 'json' && typeof resolved.parse !== 'function') {
-    problems.push(`parse must be 'text', 'json' or a function (given ${JSON.stringify(resolved.parse)})`);
-  }
-  wholeNumber('concurrency', resolved.concurrency, 1, 10_000);
-  wholeNumber('batchSize', resolved.batchSize, 1, 10);
-  wholeNumber('waitTimeSeconds', resolved.waitTimeSeconds, 1, 20, 'seconds');
-  wholeNumber('visibilityTimeoutSeconds', resolved.visibilityTimeoutSeconds, 1, MAX_VISIBILITY_SECONDS, 'seconds');
-  wholeNumber('handlerTimeoutMs', resolved.handlerTimeoutMs, 1, 12 * 60 * 60_000, 'milliseconds');
-  wholeNumber('abortGraceMs', resolved.abortGraceMs, 0, 60_000, 'milliseconds');
-  wholeNumber('failureBackoff.initialSeconds', resolved.failureBackoff.initial, 0, MAX_VISIBILITY_SECONDS, 'seconds');
-  wholeNumber('failureBackoff.maxSeconds', resolved.failureBackoff.max, resolved.failureBackoff.initial, MAX_VISIBILITY_SECONDS, 'seconds');
-  wholeNumber('deleteFlushDelayMs', resolved.deleteFlushDelayMs, 0, 10_000, 'milliseconds');
-  wholeNumber('sqsRetryBackoff.initialMs', resolved.sqsRetryBackoff.initial, 1, 60_000, 'milliseconds');
-  wholeNumber('sqsRetryBackoff.maxMs', resolved.sqsRetryBackoff.max, resolved.sqsRetryBackoff.initial, 300_000, 'milliseconds');
-  wholeNumber('batchAttempts', resolved.batchAttempts, 1, 20);
-  wholeNumber('stopDeadlineMs', resolved.stopDeadlineMs, 0, 12 * 60 * 60_000, 'milliseconds');
-  if (problems.length > 0) throw new InvalidQueueProcessorOptionsError(problems);
+  const problems = new Problems();
+  problems.check(!!resolved.sqs && typeof resolved.sqs.send === 'function', 'sqs must be an SQSClient');
+  problems.check(typeof resolved.queueUrl === 'string' && /^https?:\/\//.test(resolved.queueUrl), `queueUrl must be a queue URL (given ${JSON.stringify(resolved.queueUrl)})`);
+  problems.check(typeof resolved.handler === 'function', 'handler must be a function (message, { signal, receiveCount }) => Promise<void>');
+  problems.check(
+    resolved.parse === 'text' || resolved.parse === 'json' || typeof resolved.parse === 'function',
+    `parse must be 'text', 'json' or a function (given ${JSON.stringify(resolved.parse)})`,
+  );
+  problems.wholeNumber('concurrency', resolved.concurrency, 1, 10_000);
+  problems.wholeNumber('batchSize', resolved.batchSize, 1, 10);
+  problems.wholeNumber('waitTimeSeconds', resolved.waitTimeSeconds, 1, 20, 'seconds');
+  problems.wholeNumber('visibilityTimeoutSeconds', resolved.visibilityTimeoutSeconds, 1, MAX_VISIBILITY_SECONDS, 'seconds');
+  problems.wholeNumber('handlerTimeoutMs', resolved.handlerTimeoutMs, 1, 12 * 60 * 60_000, 'milliseconds');
+  problems.wholeNumber('abortGraceMs', resolved.abortGraceMs, 0, 60_000, 'milliseconds');
+  problems.wholeNumber('failureBackoff.initialSeconds', resolved.failureBackoff.initial, 0, MAX_VISIBILITY_SECONDS, 'seconds');
+  problems.wholeNumber('failureBackoff.maxSeconds', resolved.failureBackoff.max, resolved.failureBackoff.initial, MAX_VISIBILITY_SECONDS, 'seconds');
+  problems.wholeNumber('deleteFlushDelayMs', resolved.deleteFlushDelayMs, 0, 10_000, 'milliseconds');
+  problems.wholeNumber('sqsRetryBackoff.initialMs', resolved.sqsRetryBackoff.initial, 1, 60_000, 'milliseconds');
+  problems.wholeNumber('sqsRetryBackoff.maxMs', resolved.sqsRetryBackoff.max, resolved.sqsRetryBackoff.initial, 300_000, 'milliseconds');
+  problems.wholeNumber('batchAttempts', resolved.batchAttempts, 1, 20);
+  problems.wholeNumber('stopDeadlineMs', resolved.stopDeadlineMs, 0, 12 * 60 * 60_000, 'milliseconds');
+  problems.throwIfAny((list) => new InvalidQueueProcessorOptionsError(list));
   return resolved;
 }

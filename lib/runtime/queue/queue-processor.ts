@@ -5,6 +5,7 @@
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { failureVisibilitySeconds } from './backoff.ts';
+import { startTimer } from './clock-timer.ts';
 import { asError, HandlerTimeoutError, MessageParseError, QueueProcessorError, type SqsAccessError, StopDeadlineError } from './errors.ts';
 import { FifoGroupGate } from './fifo-group-gate.ts';
 import type { LogLevel } from '../json-logger.ts';
@@ -82,7 +83,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
-    const { sqs, queueUrl } = this.options;
+    const { sqs, queueUrl, clock } = this.options;
 
     this.receiveLoop = new ReceiveLoop({
       sqs,
@@ -92,6 +93,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
       waitTimeSeconds: this.options.waitTimeSeconds,
       visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
       retryBackoff: this.options.sqsRetryBackoff,
+      clock,
       capacity: () => this.options.concurrency - this.active.size - this.gate.size,
       onCall: () => (this.calls.ReceiveMessage += 1),
       onMessages: (messages, requestedAt) => this.accept(messages, requestedAt),
@@ -102,6 +104,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
     const batcherOptions = {
       attempts: this.options.batchAttempts,
       retryBackoff: this.options.sqsRetryBackoff,
+      clock,
       onCallError: (error: Error) => this.reportError(error, 'warn'),
     };
     this.deletes = new SqsBatcher({
@@ -129,6 +132,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
 
     this.heartbeat = new VisibilityHeartbeat({
       visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
+      clock,
       extend: (lease, seconds) => this.visibility.add(entryOf(lease, seconds)),
       flush: () => this.visibility.flush(),
       onExtended: (leases, seconds) => {
@@ -186,6 +190,11 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
     return this.stopped;
   }
 
+  /** Handlers it runs at once: the `concurrency` option, or its default. */
+  get concurrency(): number {
+    return this.options.concurrency;
+  }
+
   get counters(): QueueProcessorCounters {
     return { ...this.counts, inFlight: this.active.size, held: this.gate.size, sqsCalls: { ...this.calls } };
   }
@@ -222,7 +231,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
   // ---- running handlers ------------------------------------------------------------------------
 
   private run(lease: MessageLease): void {
-    const handler: ActiveHandler = { controller: new AbortController(), startedAt: Date.now() };
+    const handler: ActiveHandler = { controller: new AbortController(), startedAt: this.options.clock.now() };
     this.active.set(lease, handler);
     this.counts.started += 1;
     this.counts.maxInFlight = Math.max(this.counts.maxInFlight, this.active.size);
@@ -245,14 +254,15 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
       return { kind: 'failed', error: asError(error) };
     }
 
-    const timeout = setTimeout(() => {
+    const { clock, handlerTimeoutMs, abortGraceMs } = this.options;
+    const cancelTimeout = startTimer(clock, handlerTimeoutMs, () => {
       handler.abortedBy ??= 'timeout';
-      controller.abort(new HandlerTimeoutError(lease.messageId, this.options.handlerTimeoutMs));
-    }, this.options.handlerTimeoutMs);
-    let graceTimer: NodeJS.Timeout | undefined;
+      controller.abort(new HandlerTimeoutError(lease.messageId, handlerTimeoutMs));
+    });
+    let cancelGrace: (() => void) | undefined;
     // Once aborted, a handler gets abortGraceMs to settle; one that ignores its signal is given up on.
     const givenUp = new Promise<'given-up'>((resolve) => {
-      controller.signal.addEventListener('abort', () => (graceTimer = setTimeout(() => resolve('given-up'), this.options.abortGraceMs)), { once: true });
+      controller.signal.addEventListener('abort', () => (cancelGrace = startTimer(clock, abortGraceMs, () => resolve('given-up'))), { once: true });
     });
     const settled = Promise.resolve()
       .then(() => this.options.handler(message, { signal: controller.signal, receiveCount: lease.receiveCount }))
@@ -261,8 +271,8 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
         (error: unknown) => ({ ok: false as const, error: asError(error) }),
       );
     const result = await Promise.race([settled, givenUp]);
-    clearTimeout(timeout);
-    clearTimeout(graceTimer);
+    cancelTimeout();
+    cancelGrace?.();
 
     if (result === 'given-up') return { kind: 'abandoned', error: asError(controller.signal.reason) };
     if (result.ok) return { kind: 'succeeded' };
@@ -274,7 +284,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
   private settle(lease: MessageLease, handler: ActiveHandler, outcome: RunOutcome): void {
     switch (outcome.kind) {
       case 'succeeded':
-        this.delete(lease, Date.now() - handler.startedAt);
+        this.delete(lease, this.options.clock.now() - handler.startedAt);
         return;
       case 'failed':
         this.retryLater(lease, outcome.error);
@@ -316,7 +326,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
     if (error instanceof HandlerTimeoutError) this.counts.timedOut += 1;
     if (error instanceof MessageParseError) this.counts.unparseable += 1;
     this.heartbeat.untrack(lease);
-    const retryInSeconds = Math.min(failureVisibilitySeconds(lease.receiveCount, this.options.failureBackoff), visibilitySecondsLeft(lease, Date.now()));
+    const retryInSeconds = Math.min(failureVisibilitySeconds(lease.receiveCount, this.options.failureBackoff), visibilitySecondsLeft(lease, this.options.clock.now()));
     this.log('warn', 'message_failed', { messageId: lease.messageId, receiveCount: lease.receiveCount, retryInSeconds, error });
     this.safeEmit('failed', { messageId: lease.messageId, receiveCount: lease.receiveCount, error, retryInSeconds });
     this.changeVisibility(lease, retryInSeconds);
@@ -354,7 +364,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
   }
 
   private async shutdown(deadlineMs: number, reason: StopSummary['reason'], error?: Error): Promise<StopSummary> {
-    const stopStartedAt = Date.now();
+    const stopStartedAt = this.options.clock.now();
     this.phase = 'stopping';
     this.log(reason === 'fatal' ? 'error' : 'info', 'stopping', { reason, deadlineMs, running: this.active.size, held: this.gate.size, ...(error ? { error } : {}) });
 
@@ -388,7 +398,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
       finishedInTime: runningAtStop.length - late.length,
       returnedUnstarted: unstarted.length,
       abortedAtDeadline: late.length,
-      durationMs: Date.now() - stopStartedAt,
+      durationMs: this.options.clock.now() - stopStartedAt,
       counters: this.counters,
     };
     this.log(reason === 'fatal' ? 'error' : 'info', 'stopped', { ...summary, counters: undefined, ...summary.counters });
@@ -399,10 +409,10 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
 
   /** Waits until the given handlers have settled or `deadlineMs` has passed. */
   private async handlersSettled(handlers: readonly ActiveHandler[], deadlineMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
+    let cancelDeadline: (() => void) | undefined;
+    const deadline = new Promise<void>((resolve) => (cancelDeadline = startTimer(this.options.clock, deadlineMs, resolve)));
     await Promise.race([Promise.all(handlers.map((handler) => handler.done)), deadline]);
-    clearTimeout(timer);
+    cancelDeadline?.();
   }
 
   // ---- reporting ---------------------------------------------------------------------------------

@@ -7,7 +7,9 @@
 // every poll with growing back-off; an access error (credentials, permissions, missing queue) ends
 // the loop.
 import { type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Clock } from '../clock.ts';
 import { type BackoffPolicy, exponentialBackoff, withJitter } from './backoff.ts';
+import { startTimer } from './clock-timer.ts';
 import { asError, SqsAccessError, SqsCallError } from './errors.ts';
 import { awsCodeOf, classifySqsError, type SqsErrorKind } from './sqs-error-kind.ts';
 
@@ -42,6 +44,8 @@ export interface ReceiveLoopOptions {
   readonly onFatal: (error: SqsAccessError) => void;
   /** Pause after consecutive failures, in milliseconds. */
   readonly retryBackoff: BackoffPolicy;
+  /** Times the pauses and stamps each poll's `requestedAt`. */
+  readonly clock: Clock;
 }
 
 export class ReceiveLoop {
@@ -50,7 +54,7 @@ export class ReceiveLoop {
   private requested = 0;
   private consecutiveFailures = 0;
   private pausedUntil = 0;
-  private resumeTimer: NodeJS.Timeout | undefined;
+  private cancelResume: (() => void) | undefined;
   // One controller per poll: a shared signal would collect a listener per request for the life of the worker.
   private readonly polls = new Map<Promise<void>, AbortController>();
 
@@ -63,7 +67,7 @@ export class ReceiveLoop {
 
   /** Starts polls while there is capacity nobody has asked for. Cheap; call it whenever a slot frees. */
   pump(): void {
-    if (!this.running || Date.now() < this.pausedUntil) return;
+    if (!this.running || this.options.clock.now() < this.pausedUntil) return;
     const batch = Math.min(this.options.batchSize, this.options.concurrency);
     // Without the batch − 1 of headroom, slots would idle whenever fewer than a batch were free.
     while (this.polls.size < MAX_CONCURRENT_POLLS && this.options.capacity() + batch - 1 - this.requested >= batch) this.launch(batch);
@@ -72,7 +76,7 @@ export class ReceiveLoop {
   /** Aborts every poll in flight at once; resolves when they have all settled. */
   async stop(): Promise<void> {
     this.running = false;
-    clearTimeout(this.resumeTimer);
+    this.cancelResume?.();
     for (const controller of this.polls.values()) controller.abort();
     await Promise.all(this.polls.keys());
   }
@@ -93,7 +97,7 @@ export class ReceiveLoop {
   }
 
   private async poll(count: number, signal: AbortSignal): Promise<void> {
-    const requestedAt = Date.now();
+    const requestedAt = this.options.clock.now();
     let answered = false;
     try {
       this.options.onCall?.();
@@ -132,12 +136,13 @@ export class ReceiveLoop {
     }
     this.consecutiveFailures += 1;
     const delayMs = withJitter(exponentialBackoff(this.consecutiveFailures, this.options.retryBackoff));
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delayMs);
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => {
+    const now = this.options.clock.now();
+    this.pausedUntil = Math.max(this.pausedUntil, now + delayMs);
+    this.cancelResume?.();
+    this.cancelResume = startTimer(this.options.clock, this.pausedUntil - now, () => {
       this.pausedUntil = 0;
       this.pump();
-    }, this.pausedUntil - Date.now());
+    });
     this.options.onError(new SqsCallError('ReceiveMessage', code, this.consecutiveFailures, detail, { cause: thrown }), kind);
   }
 }

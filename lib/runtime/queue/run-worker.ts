@@ -33,7 +33,7 @@ export async function runWorker<Body>(options: WorkerOptions<Body>): Promise<num
   signals.once('SIGTERM', onSignal);
   signals.once('SIGINT', onSignal);
   processor.start();
-  logger.log('info', 'worker.started', { queueUrl: options.queueUrl, concurrency: options.concurrency ?? 32 });
+  logger.log('info', 'worker.started', { queueUrl: options.queueUrl, concurrency: processor.concurrency });
   const summary = await processor.whenStopped();
   signals.off('SIGTERM', onSignal);
   signals.off('SIGINT', onSignal);

@@ -12,9 +12,12 @@
 //   invocation would make Lambda retry the whole batch, including the messages that succeeded.
 import type { Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { asError, QueueProcessorError } from './errors.ts';
+import { type Clock, systemClock } from '../clock.ts';
+import { startTimer } from './clock-timer.ts';
+import { asError, InvalidQueueProcessorOptionsError, QueueProcessorError } from './errors.ts';
 import { FifoGroupGate } from './fifo-group-gate.ts';
 import { jsonLogger, type Logger, type LogLevel } from '../json-logger.ts';
+import { Problems } from '../problems.ts';
 import { isFifoRecord, recordToMessage } from './lambda-sqs-record.ts';
 import { type BodyParser, type QueueHandler, receiveCountOf, toQueueMessage } from './queue-message.ts';
 
@@ -42,6 +45,12 @@ export interface SqsBatchProcessorOptions<Body = string> {
   readonly abortBeforeTimeoutMs?: number;
   /** @default - JSON lines on standard output, component `queue-consumer`, level info */
   readonly logger?: Logger;
+  /**
+   * Times the abort before the invocation's timeout and the answer after it (the time left is
+   * Lambda's own count, read from the context).
+   * @default systemClock
+   */
+  readonly clock?: Clock;
 }
 
 /** What the processor reads from Lambda's context object. */
@@ -68,18 +77,13 @@ export function createSqsBatchProcessor<Body = string>(options: SqsBatchProcesso
     concurrency: options.concurrency ?? 10,
     abortBeforeTimeoutMs: options.abortBeforeTimeoutMs ?? 1_000,
     logger: options.logger ?? jsonLogger({ component: 'queue-consumer' }),
+    clock: options.clock ?? systemClock,
   };
-  const problems: string[] = [];
-  if (typeof settings.handler !== 'function') problems.push('handler must be a function (message, { signal, receiveCount }) => Promise<void>');
-  if (!Number.isInteger(settings.concurrency) || settings.concurrency < 1 || settings.concurrency > 1_000) {
-    problems.push(`concurrency must be a whole number between 1 and 1000 (given ${settings.concurrency})`);
-  }
-  if (!Number.isInteger(settings.abortBeforeTimeoutMs) || settings.abortBeforeTimeoutMs < 0 || settings.abortBeforeTimeoutMs > 60_000) {
-    problems.push(`abortBeforeTimeoutMs must be a whole number between 0 and 60000 milliseconds (given ${settings.abortBeforeTimeoutMs})`);
-  }
-  if (problems.length > 0) {
-    throw new QueueProcessorError(`Invalid SQS batch processor options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, 'InvalidOptions');
-  }
+  const problems = new Problems();
+  problems.check(typeof settings.handler === 'function', 'handler must be a function (message, { signal, receiveCount }) => Promise<void>');
+  problems.wholeNumber('concurrency', settings.concurrency, 1, 1_000);
+  problems.wholeNumber('abortBeforeTimeoutMs', settings.abortBeforeTimeoutMs, 0, 60_000, 'milliseconds');
+  problems.throwIfAny((list) => new InvalidQueueProcessorOptionsError(list, 'SQS batch processor options'));
   return (event, context) => new BatchRun(event.Records ?? [], context, settings).response;
 }
 
@@ -89,6 +93,7 @@ interface BatchSettings<Body> {
   readonly concurrency: number;
   readonly abortBeforeTimeoutMs: number;
   readonly logger: Logger;
+  readonly clock: Clock;
 }
 
 interface BatchEntry {
@@ -108,14 +113,15 @@ class BatchRun<Body> {
   private readonly gate = new FifoGroupGate<BatchEntry>();
   private readonly running = new Map<BatchEntry, AbortController>();
   private readonly failed = new Set<BatchEntry>();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly startedAt = Date.now();
+  private readonly cancelTimers: (() => void)[] = [];
+  private readonly startedAt: number;
   private succeeded = 0;
   private deadlineReached = false;
   private finished = false;
 
   constructor(records: readonly SQSRecord[], private readonly context: InvocationContext, private readonly settings: BatchSettings<Body>) {
     this.response = new Promise((resolve) => (this.resolveResponse = resolve));
+    this.startedAt = settings.clock.now();
     this.entries = records.map((record) => {
       const message = recordToMessage(record);
       return {
@@ -135,8 +141,8 @@ class BatchRun<Body> {
       this.reachDeadline();
       return;
     }
-    this.timers.push(setTimeout(() => this.reachDeadline(), abortInMs));
-    this.timers.push(setTimeout(() => this.finish(), abortInMs + Math.floor(marginMs / 2)));
+    this.cancelTimers.push(startTimer(settings.clock, abortInMs, () => this.reachDeadline()));
+    this.cancelTimers.push(startTimer(settings.clock, abortInMs + Math.floor(marginMs / 2), () => this.finish()));
     this.pump();
   }
 
@@ -205,7 +211,7 @@ class BatchRun<Body> {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const cancel of this.cancelTimers) cancel();
     for (const entry of this.running.keys()) {
       // Its handler ignored the signal. It may still complete later, so the message may run twice.
       this.failed.add(entry);
@@ -217,7 +223,7 @@ class BatchRun<Body> {
       messages: this.entries.length,
       succeeded: this.succeeded,
       failed: batchItemFailures.length,
-      durationMs: Date.now() - this.startedAt,
+      durationMs: this.settings.clock.now() - this.startedAt,
     });
     this.resolveResponse({ batchItemFailures });
   }

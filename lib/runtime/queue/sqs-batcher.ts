@@ -2,7 +2,9 @@
 // a batch goes out when it is full or after a short delay, whichever comes first. Entries that fail
 // on the server's side, and whole calls that fail for a transient reason, are retried with back-off;
 // entries SQS refuses (SenderFault, e.g. an expired receipt handle) are reported to their caller.
+import type { Clock } from '../clock.ts';
 import { type BackoffPolicy, exponentialBackoff, withJitter } from './backoff.ts';
+import { startTimer } from './clock-timer.ts';
 import { asError, BatchEntryRejectedError, SqsCallError } from './errors.ts';
 import { awsCodeOf, classifySqsError } from './sqs-error-kind.ts';
 
@@ -41,6 +43,8 @@ export interface SqsBatcherOptions {
   readonly retryBackoff: BackoffPolicy;
   /** Told about every failed call (also those retried afterwards). */
   readonly onCallError?: (error: Error) => void;
+  /** Times the flush delay and the retry pauses. */
+  readonly clock: Clock;
 }
 
 interface PendingEntry {
@@ -53,7 +57,7 @@ export class SqsBatcher {
   // the first (e.g. a heartbeat overtaken by the failure back-off), so SQS never sees both in one call.
   private readonly pending = new Map<string, PendingEntry>();
   private readonly calls = new Set<Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
+  private cancelFlush: (() => void) | undefined;
 
   constructor(private readonly options: SqsBatcherOptions) {}
 
@@ -68,14 +72,14 @@ export class SqsBatcher {
       }
       this.pending.set(entry.receiptHandle, { entry, settle: [resolve] });
       if (this.pending.size >= SQS_BATCH_LIMIT) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.flushDelayMs);
+      else this.cancelFlush ??= startTimer(this.options.clock, this.options.flushDelayMs, () => this.flush());
     });
   }
 
   /** Sends everything queued now, without waiting for the delay. */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelFlush?.();
+    this.cancelFlush = undefined;
     const entries = [...this.pending.values()];
     this.pending.clear();
     for (let start = 0; start < entries.length; start += SQS_BATCH_LIMIT) {
@@ -138,7 +142,7 @@ export class SqsBatcher {
   }
 
   private async pause(attempt: number): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, withJitter(exponentialBackoff(attempt, this.options.retryBackoff))));
+    await this.options.clock.sleep(withJitter(exponentialBackoff(attempt, this.options.retryBackoff)));
   }
 }
 

@@ -1,6 +1,7 @@
 // Keeps held and running messages invisible: every lease whose visibility has less than half of the
 // timeout left is extended by a full timeout (batched, 10 per call), but never past the 12 hours SQS
 // allows per receive. A lease that cannot be extended is reported and dropped.
+import type { Clock } from '../clock.ts';
 import type { BatchOutcome } from './sqs-batcher.ts';
 import { VisibilityLimitError } from './errors.ts';
 import { type MessageLease, visibilitySecondsLeft } from './message-lease.ts';
@@ -15,32 +16,30 @@ export interface VisibilityHeartbeatOptions {
   readonly onExtended: (leases: readonly MessageLease[], seconds: number) => void;
   /** A lease SQS refused to extend, or one at the 12-hour limit; it is no longer watched. */
   readonly onLost: (lease: MessageLease, error: Error) => void;
-  /** @default Date.now */
-  readonly now?: () => number;
+  /** Times the rounds and judges how much visibility each lease has left. */
+  readonly clock: Clock;
 }
 
 export class VisibilityHeartbeat {
   private readonly leases = new Set<MessageLease>();
   private readonly extending = new Set<MessageLease>();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly now: () => number;
+  private beating: AbortController | undefined;
   private readonly timeoutMs: number;
 
   constructor(private readonly options: VisibilityHeartbeatOptions) {
-    this.now = options.now ?? Date.now;
     this.timeoutMs = options.visibilityTimeoutSeconds * 1000;
   }
 
   /** Looks every quarter timeout (100 ms to 5 s), so a lease is extended with a quarter of its timeout to spare. */
   start(): void {
-    if (this.timer) return;
-    const intervalMs = Math.min(5_000, Math.max(100, this.timeoutMs / 4));
-    this.timer = setInterval(() => this.beat(), intervalMs);
+    if (this.beating) return;
+    this.beating = new AbortController();
+    void this.beatEvery(Math.min(5_000, Math.max(100, this.timeoutMs / 4)), this.beating.signal);
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.beating?.abort();
+    this.beating = undefined;
   }
 
   track(lease: MessageLease): void {
@@ -53,7 +52,7 @@ export class VisibilityHeartbeat {
 
   /** One round: extends every lease past half its timeout. Public so tests can drive it. */
   beat(): void {
-    const now = this.now();
+    const now = this.options.clock.now();
     const due: { readonly lease: MessageLease; readonly seconds: number }[] = [];
     for (const lease of this.leases) {
       if (this.extending.has(lease) || lease.visibleAt - now > this.timeoutMs / 2) continue;
@@ -86,5 +85,16 @@ export class VisibilityHeartbeat {
       const extended = results.filter((lease): lease is MessageLease => lease !== undefined);
       if (extended.length > 0) this.options.onExtended(extended, this.options.visibilityTimeoutSeconds);
     });
+  }
+
+  private async beatEvery(intervalMs: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.options.clock.sleep(intervalMs, signal);
+      } catch {
+        return; // stopped
+      }
+      this.beat();
+    }
   }
 }

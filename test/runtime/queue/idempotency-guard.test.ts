@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdempotencyGuard, MessageInProgressError, withIdempotency } from '../../../lib/runtime/queue/idempotency-guard.ts';
+import { type Claim, IdempotencyGuard, MessageInProgressError, withIdempotency } from '../../../lib/runtime/queue/idempotency-guard.ts';
 import { QueueProcessor } from '../../../lib/runtime/queue/queue-processor.ts';
 import { type LocalDynamoDb, startDynalite } from '../../helpers/dynalite.ts';
 import { type LocalSqs, startLocalSqs } from '../../helpers/local-sqs.ts';
+import { VirtualClock } from '../../helpers/virtual-clock.ts';
 import { capturingLogger, recordingHandler, waitUntil } from './processor-harness.ts';
 
 let dynamo: LocalDynamoDb;
@@ -18,13 +19,19 @@ afterAll(async () => {
   await Promise.all([dynamo.stop(), sqs.stop()]);
 });
 
-function guardAt(clock: { now: number }, options: { leaseMs?: number; retentionSeconds?: number } = {}): IdempotencyGuard {
-  return new IdempotencyGuard({ documentClient: dynamo.documentClient, tableName, namespace: `test-${Math.random()}`, now: () => clock.now, ...options });
+function guardAt(clock: VirtualClock, options: { leaseMs?: number; retentionSeconds?: number } = {}): IdempotencyGuard {
+  return new IdempotencyGuard({ documentClient: dynamo.documentClient, tableName, namespace: `test-${Math.random()}`, clock, ...options });
+}
+
+/** The token of a claim that must have succeeded; fails the test otherwise. */
+function tokenOf(claim: Claim): string {
+  expect(claim).toEqual({ status: 'claimed', token: expect.any(String) });
+  return (claim as Extract<Claim, { status: 'claimed' }>).token;
 }
 
 describe('IdempotencyGuard', () => {
   it('claims a message once, refuses a second claim while it runs, and reports it done afterwards', async () => {
-    const clock = { now: Date.now() };
+    const clock = new VirtualClock(Date.now());
     const guard = guardAt(clock);
 
     const claim = await guard.claim('m-1');
@@ -35,26 +42,26 @@ describe('IdempotencyGuard', () => {
   });
 
   it('lets another worker take over a claim whose lease lapsed, and a retry claim again after release', async () => {
-    const clock = { now: Date.now() };
+    const clock = new VirtualClock(Date.now());
     const guard = guardAt(clock, { leaseMs: 1_000 });
 
-    const first = await guard.claim('m-2');
-    clock.now += 1_001;
-    const takeover = await guard.claim('m-2');
-    expect(takeover.status).toBe('claimed');
+    const first = tokenOf(await guard.claim('m-2'));
+    clock.timers.tick(1_001);
+    const takeover = tokenOf(await guard.claim('m-2'));
+    expect(takeover).not.toBe(first);
     // The first worker's release no longer touches the new claim.
-    if (first.status === 'claimed') await guard.release('m-2', first.token);
+    await guard.release('m-2', first);
     await expect(guard.claim('m-2')).rejects.toThrow(/is being handled by another worker/);
-    if (takeover.status === 'claimed') await guard.release('m-2', takeover.token);
+    await guard.release('m-2', takeover);
     expect((await guard.claim('m-2')).status).toBe('claimed');
   });
 
   it('forgets a done message once its retention has passed, even before TTL deletes the item', async () => {
-    const clock = { now: Date.now() };
+    const clock = new VirtualClock(Date.now());
     const guard = guardAt(clock, { retentionSeconds: 60 });
-    await guard.claim('m-3');
+    tokenOf(await guard.claim('m-3'));
     await guard.complete('m-3');
-    clock.now += 61_000;
+    clock.timers.tick(61_000);
     expect((await guard.claim('m-3')).status).toBe('claimed');
   });
 

@@ -24,6 +24,9 @@ describe('QueueProcessor options', () => {
       batchAttempts: 5,
       stopDeadlineMs: 30_000,
     });
+    expect(new QueueProcessor(base).concurrency).toBe(32);
+    // The system clock: wall time.
+    expect(Math.abs(resolveQueueProcessorOptions(base).clock.now() - Date.now())).toBeLessThan(1_000);
   });
 
   it('lists every problem in one error', () => {

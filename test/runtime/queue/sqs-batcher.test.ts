@@ -2,6 +2,7 @@
 // when SQS fails a call, or some of its entries.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../../lib/runtime/clock.ts';
 import { BatchEntryRejectedError, SqsCallError } from '../../../lib/runtime/queue/errors.ts';
 import { type BatchRequestEntry, type BatchResponse, SqsBatcher } from '../../../lib/runtime/queue/sqs-batcher.ts';
 
@@ -16,6 +17,7 @@ function scripted(script: Script, options: { flushDelayMs?: number; attempts?: n
     attempts: options.attempts ?? 3,
     retryBackoff: { initial: 1, max: 5 },
     onCallError: (error) => callErrors.push(error),
+    clock: systemClock,
     send: async (entries) => {
       calls.push(entries.map((entry) => entry.messageId));
       const answer = script(entries, calls.length);
@@ -96,7 +98,8 @@ describe('SqsBatcher', () => {
     expect(calls).toEqual([['a']]);
   });
 
-  it('settles every entry exactly once, whatever SQS answers', async () => {
+  it('settles every entry exactly once, with the outcome SQS answered for it, whatever SQS answers', async () => {
+    const attempts = 3;
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 25 }),
@@ -104,18 +107,25 @@ describe('SqsBatcher', () => {
         async (count, answers) => {
           let next = 0;
           const answer = () => answers[next++ % answers.length]!;
+          // Per message, what SQS answered each time it was sent: the whole call throttled, or its own entry's fate.
+          const answered = new Map<string, ('ok' | 'server' | 'sender' | 'silent' | 'throttled')[]>();
+          const log = (messageId: string, kind: 'ok' | 'server' | 'sender' | 'silent' | 'throttled') => answered.set(messageId, [...(answered.get(messageId) ?? []), kind]);
           const { batcher } = scripted(
             (entries) => {
-              if (answer() === 'throw') return throttled();
+              if (answer() === 'throw') {
+                for (const { messageId } of entries) log(messageId, 'throttled');
+                return throttled();
+              }
               const response: { Successful: { Id: string }[]; Failed: { Id: string; Code: string; SenderFault: boolean }[] } = { Successful: [], Failed: [] };
-              for (const { Id } of entries) {
+              for (const { Id, messageId } of entries) {
                 const kind = answer();
                 if (kind === 'ok' || kind === 'throw') response.Successful.push({ Id });
                 else if (kind !== 'silent') response.Failed.push({ Id, Code: kind === 'server' ? 'InternalError' : 'ReceiptHandleIsInvalid', SenderFault: kind === 'sender' });
+                log(messageId, kind === 'throw' ? 'ok' : kind);
               }
               return response;
             },
-            { flushDelayMs: 0, attempts: 3 },
+            { flushDelayMs: 0, attempts },
           );
           let settled = 0;
           const outcomes = Array.from({ length: count }, (_, index) => batcher.add(entry(`m${index}`)).then((outcome) => {
@@ -123,9 +133,25 @@ describe('SqsBatcher', () => {
             return outcome;
           }));
           await batcher.drain();
-          await Promise.all(outcomes);
+          const results = await Promise.all(outcomes);
           expect(settled).toBe(count);
           expect(batcher.size).toBe(0);
+
+          results.forEach((outcome, index) => {
+            const history = answered.get(`m${index}`) ?? [];
+            // Done or refused ends an entry at once; SQS's own failures, silence and throttling are retried until the attempts run out.
+            const final = history.findIndex((kind) => kind === 'ok' || kind === 'sender');
+            expect(history).toHaveLength(final < 0 ? attempts : final + 1);
+            const last = history.at(-1);
+            const expected = {
+              ok: 'ok',
+              sender: 'BatchEntryRejectedError ReceiptHandleIsInvalid',
+              server: 'BatchEntryRejectedError InternalError',
+              silent: 'BatchEntryRejectedError MissingFromResponse',
+              throttled: 'SqsCallError ThrottlingException',
+            }[last!];
+            expect(outcome.ok ? 'ok' : `${outcome.error.name} ${(outcome.error as BatchEntryRejectedError | SqsCallError).reasonCode}`).toBe(expected);
+          });
         },
       ),
       { numRuns: 60 },
