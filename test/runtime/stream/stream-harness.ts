@@ -63,7 +63,7 @@ export function useLocalStream(): LocalStream {
     },
     async fixture(shards = 1) {
       fixtures += 1;
-      const [streamName, leaseTableName] = await Promise.all([need(kinesis).createStream({ name: `stream-${fixtures}`, shards }), need(dynamo).createLeaseTable(`leases-${fixtures}`)]);
+      const [streamName, leaseTableName] = await Promise.all([need(kinesis).createStream({ name: `stream-${fixtures}`, shards }), need(dynamo).createLeaseTable(`stream-${fixtures}-leases`)]);
       return { streamName, leaseTableName, table: new LeaseTable(need(dynamo).client, leaseTableName) };
     },
     consumer(options) {
@@ -138,4 +138,32 @@ export function records(count: number, { prefix = 'r', keys = 16, from = 0 }: { 
 /** True when `values` never decreases. */
 export function ascending(values: readonly bigint[]): boolean {
   return values.every((value, index) => index === 0 || values[index - 1]! < value);
+}
+
+export interface Producer {
+  /** Data values sent so far. */
+  readonly sent: string[];
+  /** Stops producing; resolves once the last PutRecords has been answered. */
+  stop(): Promise<void>;
+}
+
+/** Puts `batch` records every `everyMs` until stopped (data `<prefix>-<n>`, keys `key-<n mod keys>`). */
+export function produce(kinesis: LocalKinesis, streamName: string, { everyMs = 20, batch = 5, prefix = 'p', keys = 32 } = {}): Producer {
+  const sent: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const next = records(batch, { prefix, keys, from: sent.length });
+      await kinesis.put(streamName, next);
+      sent.push(...next.map((record) => String(record.data)));
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    sent,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
 }
