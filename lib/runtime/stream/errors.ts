@@ -76,3 +76,11 @@ export class StreamAccessError extends StreamConsumerError {
 export function asError(thrown: unknown): Error {
   return thrown instanceof Error ? thrown : new Error(String(thrown));
 }
+
+/** A replay was refused before anything was written; lists every problem. */
+export class ReplayRefusedError extends StreamConsumerError {
+  constructor(readonly problems: readonly string[]) {
+    super(`Replay refused, nothing was changed:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, 'ReplayRefused');
+    this.name = 'ReplayRefusedError';
+  }
+}
