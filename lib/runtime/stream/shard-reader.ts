@@ -135,7 +135,7 @@ export class ShardReader {
     }
   }
 
-  /** One GetRecords after `delayMs` (and at least 200 ms after the previous call); never rejects. */
+  /** One GetRecords after `delayMs` (and at least MIN_GET_RECORDS_GAP_MS after the previous call); never rejects. */
   private async fetch(iterator: string, delayMs: number): Promise<FetchResult> {
     const { options, counts } = this.host;
     const signal = this.held.fetching.signal;

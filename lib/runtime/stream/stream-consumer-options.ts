@@ -82,7 +82,7 @@ export interface StreamConsumerOptions {
   readonly maxRecordsPerCall?: number;
   /**
    * Pause between GetRecords calls once a shard is caught up (there is no pause while behind; calls
-   * are never closer than 200 ms, the 5-per-second limit).
+   * are never closer than 210 ms, within the limit of 5 per second).
    * @default 1 second
    */
   readonly idleWaitMs?: number;
@@ -154,8 +154,8 @@ export interface ResolvedStreamConsumerOptions {
   readonly logger: Logger;
 }
 
-/** Kinesis allows 5 GetRecords per second per shard. */
-export const MIN_GET_RECORDS_GAP_MS = 200;
+/** Kinesis allows 5 GetRecords per second per shard; 200 ms exactly would let a sixth call into some 1-second window. */
+export const MIN_GET_RECORDS_GAP_MS = 210;
 
 /** Applies the defaults and throws one InvalidStreamConsumerOptionsError listing every problem. */
 export function resolveStreamConsumerOptions(options: StreamConsumerOptions): ResolvedStreamConsumerOptions {

@@ -266,6 +266,10 @@ export class StreamConsumer extends TypedEmitter<StreamConsumerEvents> {
         this.host.forget(lease.leaseKey);
         // Its children may be workable now.
         this.wakeUp?.abort();
+      } else if (held.state === 'held' && this.phase === 'running') {
+        // The reader failed unexpectedly (already reported): hand the lease back rather than renew it unread.
+        this.host.forget(lease.leaseKey);
+        void held.release().catch((error: unknown) => this.reportError(asError(error), lease.leaseKey));
       }
     });
     this.readers.set(lease.leaseKey, reader);

@@ -2,8 +2,9 @@
 // survivor within 1.5 lease durations, a gracefully stopped worker's shards are read by another within
 // a second, and a crash followed by a restart skips nothing and repeats only the uncheckpointed tail.
 import { describe, expect, it } from 'vitest';
+import { LeaseLostError } from '../../../lib/runtime/stream/errors.ts';
 import { SHARD_END } from '../../../lib/runtime/stream/lease.ts';
-import { ProcessingLog, produce, TEST_LEASE_MS, useLocalStream, waitUntil } from './stream-harness.ts';
+import { ProcessingLog, produce, records, TEST_LEASE_MS, useLocalStream, waitUntil } from './stream-harness.ts';
 
 const local = useLocalStream();
 
@@ -62,5 +63,42 @@ describe('StreamConsumer failover and handoff', () => {
     const repeated = [...log.counts()].filter(([, count]) => count > 1).map(([data]) => data);
     expect(repeated.sort()).toEqual(tail.map((record) => record.data).sort());
     expect([...log.counts().values()].every((count) => count <= 2)).toBe(true);
+  });
+
+  it('stops a shard at once when its lease is taken, aborting the batch in hand and never checkpointing it again', async () => {
+    const { streamName, leaseTableName, table } = await local.fixture(1);
+    await local.kinesis.put(streamName, records(50));
+    let abortReason: unknown;
+    let inHand = false;
+    const consumer = local.consumer({
+      streamName,
+      leaseTableName,
+      processor: (_records, { signal }) =>
+        new Promise((_resolve, reject) => {
+          inHand = true;
+          signal.addEventListener('abort', () => {
+            abortReason = signal.reason;
+            reject(signal.reason);
+          });
+        }),
+    }).start();
+    const lost: string[] = [];
+    consumer.on('leaseLost', ({ shardId }) => lost.push(shardId));
+    await waitUntil(() => inHand, 'a batch is in hand');
+
+    // Another worker takes the lease (as a steal or a takeover after a missed renewal would).
+    const taken = (await table.take((await table.get('shardId-000000000000'))!, 'intruder'))!;
+    await waitUntil(() => lost.length === 1, 'the consumer notices', 2 * TEST_LEASE_MS);
+    expect(abortReason).toBeInstanceOf(LeaseLostError);
+    expect(consumer.heldShards).toEqual([]);
+    // The intruder stays alive (renewing); the consumer writes nothing more to the lease meanwhile.
+    let counter = taken.leaseCounter;
+    for (const endAt = Date.now() + TEST_LEASE_MS; Date.now() < endAt; ) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(await table.renew('shardId-000000000000', counter, 'intruder')).toBe(true);
+      counter += 1;
+    }
+    expect(await table.get('shardId-000000000000')).toEqual({ ...taken, leaseCounter: counter });
+    expect((await consumer.stop()).released).toBe(0);
   });
 });
