@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
+import { closeServer, localClientConfig } from './local-endpoint.ts';
 
 export interface LocalDynamoDb {
   /** `http://127.0.0.1:<port>`. */
@@ -35,13 +36,7 @@ export async function startDynalite(): Promise<LocalDynamoDb> {
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
 
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    // Retries would hide the races and failures the tests are about.
-    maxAttempts: 1,
-  });
+  const client = new DynamoDBClient(localClientConfig(endpoint));
   const documentClient = DynamoDBDocumentClient.from(client);
 
   let tables = 0;
@@ -86,9 +81,7 @@ export async function startDynalite(): Promise<LocalDynamoDb> {
       stopped = true;
       documentClient.destroy();
       client.destroy();
-      // Keep-alive sockets would hold close() open.
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await closeServer(server);
     },
   };
 }

@@ -22,6 +22,7 @@ import {
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { closeServer, localClientConfig } from './local-endpoint.ts';
 
 export interface OutgoingRecord {
   readonly partitionKey: string;
@@ -111,13 +112,7 @@ export async function startKinesalite(options: { readonly shardLimit?: number } 
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new KinesisClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler(),
-  });
+  const client = new KinesisClient({ ...localClientConfig(endpoint), requestHandler: new NodeHttpHandler() });
 
   let streams = 0;
   let stopped = false;
@@ -175,8 +170,7 @@ export async function startKinesalite(options: { readonly shardLimit?: number } 
       if (stopped) return;
       stopped = true;
       client.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await closeServer(server);
     },
   };
 }

@@ -1,19 +1,7 @@
 // What an error from a Kinesis, DynamoDB or SQS call means for the consumer.
 
-/** Errors about who is calling: retrying with the same credentials cannot help. */
-const ACCESS_CODES = new Set([
-  'AccessDenied',
-  'AccessDeniedException',
-  'CredentialsProviderError',
-  'ExpiredToken',
-  'ExpiredTokenException',
-  'IncompleteSignature',
-  'InvalidClientTokenId',
-  'InvalidSignatureException',
-  'MissingAuthenticationToken',
-  'UnrecognizedClientException',
-  'KMSAccessDeniedException',
-]);
+/** Codes about who is calling (credentials, signature, permissions, KMS key access): retrying with the same credentials cannot help. */
+const ACCESS_CODE = /^(AccessDenied|KMSAccessDenied|UnrecognizedClient|InvalidClientTokenId|ExpiredToken|InvalidSignature|IncompleteSignature|MissingAuthenticationToken)(Exception)?$|^CredentialsProviderError$/;
 
 /** The AWS error code (or the error's name when it has none). */
 export function awsCodeOf(error: unknown): string {
@@ -29,5 +17,5 @@ export function awsCodeOf(error: unknown): string {
 export function isAccessError(error: unknown, missingResourceIsFatal: boolean): boolean {
   const code = awsCodeOf(error);
   const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return ACCESS_CODES.has(code) || status === 403 || (missingResourceIsFatal && code === 'ResourceNotFoundException');
+  return ACCESS_CODE.test(code) || status === 403 || (missingResourceIsFatal && code === 'ResourceNotFoundException');
 }

@@ -128,31 +128,13 @@ export interface StreamConsumerOptions {
   readonly logger?: Logger;
 }
 
-export interface ResolvedStreamConsumerOptions {
-  readonly kinesis: KinesisClient;
-  readonly dynamodb: DynamoDBClient;
-  readonly streamName: string;
-  readonly leaseTableName: string;
-  readonly processor: RecordProcessor;
-  readonly failureQueue?: { readonly sqs: SQSClient; readonly queueUrl: string };
-  readonly workerId: string;
+/** Every option with its default applied; the initial position in lease-table terms, plus the renewal interval derived from the lease duration. */
+export type ResolvedStreamConsumerOptions = Readonly<Required<Omit<StreamConsumerOptions, 'failureQueue' | 'initialPosition'>>> & {
+  readonly failureQueue?: StreamConsumerOptions['failureQueue'];
   readonly initialPosition: ResolvedInitialPosition;
-  readonly leaseDurationMs: number;
+  /** A third of the lease duration. */
   readonly renewIntervalMs: number;
-  readonly leaseScanIntervalMs: number;
-  readonly maxLeasesPerWorker: number;
-  readonly shardSyncIntervalMs: number;
-  readonly maxRecordsPerCall: number;
-  readonly idleWaitMs: number;
-  readonly checkpointIntervalMs: number;
-  readonly processorRetries: number;
-  readonly processorRetryBackoff: Backoff;
-  readonly awsRetryBackoff: Backoff;
-  readonly stopDeadlineMs: number;
-  readonly abortGraceMs: number;
-  readonly clock: Clock;
-  readonly logger: Logger;
-}
+};
 
 /** Kinesis allows 5 GetRecords per second per shard; 200 ms exactly would let a sixth call into some 1-second window. */
 export const MIN_GET_RECORDS_GAP_MS = 210;

@@ -39,41 +39,20 @@ describe('KCL interoperability', () => {
     // As KCL 2.x leaves a table: a worker processed the parent to its end and ten records of the left
     // child, then died. KCL 3.x attributes are present too.
     const range = (shard: (typeof shards)[number]) => ({ startingHashKey: { S: shard.HashKeyRange!.StartingHashKey! }, endingHashKey: { S: shard.HashKeyRange!.EndingHashKey! } });
+    const kclLease = (shard: (typeof shards)[number], owned: { counter: number; checkpoint: string; switches?: number }, extra: Record<string, AttributeValue>) => ({
+      leaseKey: { S: shard.ShardId! },
+      leaseOwner: { S: 'kcl-worker-1' },
+      leaseCounter: { N: String(owned.counter) },
+      checkpoint: { S: owned.checkpoint },
+      checkpointSubSequenceNumber: { N: '0' },
+      ownerSwitchesSinceCheckpoint: { N: String(owned.switches ?? 0) },
+      ...range(shard),
+      ...extra,
+    });
     const kclItems: Record<string, AttributeValue>[] = [
-      {
-        leaseKey: { S: parent!.ShardId! },
-        leaseOwner: { S: 'kcl-worker-1' },
-        leaseCounter: { N: '117' },
-        checkpoint: { S: 'SHARD_END' },
-        checkpointSubSequenceNumber: { N: '0' },
-        ownerSwitchesSinceCheckpoint: { N: '0' },
-        childShardIds: { SS: [left!.ShardId!, right!.ShardId!] },
-        ...range(parent!),
-      },
-      {
-        leaseKey: { S: left!.ShardId! },
-        leaseOwner: { S: 'kcl-worker-1' },
-        leaseCounter: { N: '31' },
-        checkpoint: { S: leftCheckpoint },
-        checkpointSubSequenceNumber: { N: '0' },
-        ownerSwitchesSinceCheckpoint: { N: '2' },
-        parentShardId: { SS: [parent!.ShardId!] },
-        throughputKBps: { N: '12.5' },
-        leaseTableVersion: { S: 'v3' },
-        ...range(left!),
-      },
-      {
-        leaseKey: { S: right!.ShardId! },
-        leaseOwner: { S: 'kcl-worker-1' },
-        leaseCounter: { N: '8' },
-        checkpoint: { S: 'TRIM_HORIZON' },
-        checkpointSubSequenceNumber: { N: '0' },
-        ownerSwitchesSinceCheckpoint: { N: '0' },
-        parentShardId: { SS: [parent!.ShardId!] },
-        checkpointOwner: { S: 'kcl-worker-1' },
-        throughputKBps: { N: '3' },
-        ...range(right!),
-      },
+      kclLease(parent!, { counter: 117, checkpoint: 'SHARD_END' }, { childShardIds: { SS: [left!.ShardId!, right!.ShardId!] } }),
+      kclLease(left!, { counter: 31, checkpoint: leftCheckpoint, switches: 2 }, { parentShardId: { SS: [parent!.ShardId!] }, throughputKBps: { N: '12.5' }, leaseTableVersion: { S: 'v3' } }),
+      kclLease(right!, { counter: 8, checkpoint: 'TRIM_HORIZON' }, { parentShardId: { SS: [parent!.ShardId!] }, checkpointOwner: { S: 'kcl-worker-1' }, throughputKBps: { N: '3' } }),
     ];
     for (const item of kclItems) await local.dynamo.client.send(new PutItemCommand({ TableName: leaseTableName, Item: item }));
 

@@ -2,6 +2,7 @@
 import { CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalKinesis, startKinesalite } from '../../helpers/kinesalite.ts';
+import { localClientConfig } from '../../helpers/local-endpoint.ts';
 
 let kinesis: LocalKinesis;
 beforeAll(async () => {
@@ -11,7 +12,7 @@ afterAll(() => kinesis.stop());
 
 describe('startKinesalite', () => {
   it('needs an HTTP/1.1 handler: the SDK default for Kinesis (HTTP/2) cannot talk to kinesalite', async () => {
-    const http2 = new KinesisClient({ endpoint: kinesis.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    const http2 = new KinesisClient(localClientConfig(kinesis.endpoint));
     await expect(http2.send(new CreateStreamCommand({ StreamName: 'http2', ShardCount: 1 }), { abortSignal: AbortSignal.timeout(3_000) })).rejects.toThrow();
     http2.destroy();
     expect(await kinesis.createStream({ name: 'http1' })).toBe('http1');

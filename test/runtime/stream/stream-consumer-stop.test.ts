@@ -2,7 +2,7 @@
 // the batch's signal is aborted and nothing of it is checkpointed; start() and stop() are safe twice.
 import { describe, expect, it } from 'vitest';
 import { StopDeadlineError, StreamConsumerError } from '../../../lib/runtime/stream/errors.ts';
-import { ProcessingLog, records, useLocalStream, waitUntil } from './stream-harness.ts';
+import { ProcessingLog, records, stuckProcessor, useLocalStream, waitUntil } from './stream-harness.ts';
 
 const local = useLocalStream();
 
@@ -36,24 +36,12 @@ describe('StreamConsumer stop', () => {
   it('aborts the batch\'s signal at the deadline, does not checkpoint it, and the next owner processes it again', async () => {
     const { streamName, leaseTableName, table } = await local.fixture(1);
     await local.kinesis.put(streamName, records(10));
-    let abortReason: unknown;
-    let inHand = false;
-    const stuck = local.consumer({
-      streamName,
-      leaseTableName,
-      processor: (_records, { signal }) =>
-        new Promise((_resolve, reject) => {
-          inHand = true;
-          signal.addEventListener('abort', () => {
-            abortReason = signal.reason;
-            reject(signal.reason);
-          });
-        }),
-    }).start();
-    await waitUntil(() => inHand, 'the batch is in hand');
+    const { processor, inHand, abortReason } = stuckProcessor();
+    const stuck = local.consumer({ streamName, leaseTableName, processor }).start();
+    await waitUntil(inHand, 'the batch is in hand');
     const summary = await stuck.stop({ deadline: 200 });
 
-    expect(abortReason).toBeInstanceOf(StopDeadlineError);
+    expect(abortReason()).toBeInstanceOf(StopDeadlineError);
     expect(summary).toMatchObject({ abortedAtDeadline: 1, released: 1 });
     expect((await table.get('shardId-000000000000'))!.checkpoint.sequenceNumber).toBe('TRIM_HORIZON');
     const log = new ProcessingLog();

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { LeaseLostError } from '../../../lib/runtime/stream/errors.ts';
 import { SHARD_END } from '../../../lib/runtime/stream/lease.ts';
-import { ProcessingLog, produce, records, TEST_LEASE_MS, useLocalStream, waitUntil } from './stream-harness.ts';
+import { ProcessingLog, produce, records, stuckProcessor, TEST_LEASE_MS, useLocalStream, waitUntil } from './stream-harness.ts';
 
 const local = useLocalStream();
 
@@ -68,28 +68,16 @@ describe('StreamConsumer failover and handoff', () => {
   it('stops a shard at once when its lease is taken, aborting the batch in hand and never checkpointing it again', async () => {
     const { streamName, leaseTableName, table } = await local.fixture(1);
     await local.kinesis.put(streamName, records(50));
-    let abortReason: unknown;
-    let inHand = false;
-    const consumer = local.consumer({
-      streamName,
-      leaseTableName,
-      processor: (_records, { signal }) =>
-        new Promise((_resolve, reject) => {
-          inHand = true;
-          signal.addEventListener('abort', () => {
-            abortReason = signal.reason;
-            reject(signal.reason);
-          });
-        }),
-    }).start();
+    const { processor, inHand, abortReason } = stuckProcessor();
+    const consumer = local.consumer({ streamName, leaseTableName, processor }).start();
     const lost: string[] = [];
     consumer.on('leaseLost', ({ shardId }) => lost.push(shardId));
-    await waitUntil(() => inHand, 'a batch is in hand');
+    await waitUntil(inHand, 'a batch is in hand');
 
     // Another worker takes the lease (as a steal or a takeover after a missed renewal would).
     const taken = (await table.take((await table.get('shardId-000000000000'))!, 'intruder'))!;
     await waitUntil(() => lost.length === 1, 'the consumer notices', 2 * TEST_LEASE_MS);
-    expect(abortReason).toBeInstanceOf(LeaseLostError);
+    expect(abortReason()).toBeInstanceOf(LeaseLostError);
     expect(consumer.heldShards).toEqual([]);
     // The intruder stays alive (renewing); the consumer writes nothing more to the lease meanwhile.
     let counter = taken.leaseCounter;

@@ -167,3 +167,21 @@ export function produce(kinesis: LocalKinesis, streamName: string, { everyMs = 2
     },
   };
 }
+
+/** A processor that never finishes a batch by itself: it rejects with its signal's reason once aborted. */
+export function stuckProcessor(): { readonly processor: RecordProcessor; readonly inHand: () => boolean; readonly abortReason: () => unknown } {
+  let inHand = false;
+  let abortReason: unknown;
+  return {
+    processor: (_records, { signal }) =>
+      new Promise((_resolve, reject) => {
+        inHand = true;
+        signal.addEventListener('abort', () => {
+          abortReason = signal.reason;
+          reject(signal.reason);
+        });
+      }),
+    inHand: () => inHand,
+    abortReason: () => abortReason,
+  };
+}
