@@ -3,11 +3,23 @@
 // of its shard: `fetching` (stop reading; aborted at the start of a graceful stop) and `processing`
 // (the processor's signal; aborted when the lease is lost or the stop deadline passes).
 import { asError, LeaseLostError } from './errors.ts';
-import { type Checkpoint, type Lease, SHARD_END } from './lease.ts';
+import { AT_TIMESTAMP, type Checkpoint, type Lease, SHARD_END } from './lease.ts';
 import type { ShardHost } from './shard-host.ts';
 import type { StreamRecord } from './stream-record.ts';
 
 export type HeldLeaseState = 'held' | 'lost' | 'finished' | 'released' | 'abandoned';
+
+/**
+ * How far before its first read of a LATEST lease a reader places the AT_TIMESTAMP it checkpoints:
+ * arrival times come from Kinesis's clock, and a host clock running ahead would otherwise skip records.
+ */
+export const LATEST_CLOCK_MARGIN_MS = 5_000;
+
+/** A position to write: a checkpoint, and for AT_TIMESTAMP its time. */
+interface Position {
+  readonly checkpoint: Checkpoint;
+  readonly timestamp?: number;
+}
 
 export class HeldLease {
   readonly shardId: string;
@@ -20,7 +32,9 @@ export class HeldLease {
   private currentState: HeldLeaseState = 'held';
   private counter: number;
   private processedUpTo: Checkpoint | undefined;
-  private checkpointed: Checkpoint;
+  /** For a lease taken at LATEST: when (wall clock, minus the margin) its reading began. */
+  private latestReadSince: number | undefined;
+  private checkpointed: Position;
   private lastCheckpointAt: number;
   /** Start of the last successful renewal: others cannot expire the lease before this + lease duration. */
   private renewedAt: number;
@@ -35,7 +49,7 @@ export class HeldLease {
     this.taken = lease;
     this.takenAt = takenAt;
     this.counter = lease.leaseCounter;
-    this.checkpointed = lease.checkpoint;
+    this.checkpointed = { checkpoint: lease.checkpoint, ...(lease.checkpointTimestamp !== undefined ? { timestamp: lease.checkpointTimestamp } : {}) };
     this.lastCheckpointAt = takenAt;
     this.renewedAt = takenAt;
   }
@@ -53,17 +67,36 @@ export class HeldLease {
     this.processedUpTo = { sequenceNumber: record.sequenceNumber, subSequenceNumber: record.subSequenceNumber ?? 0 };
   }
 
+  /**
+   * The reader got its first iterator for a lease taken at LATEST. Until a record is processed, the
+   * position to checkpoint is this moment as AT_TIMESTAMP: a next owner reading LATEST from its own
+   * later moment would skip what arrived in between.
+   */
+  startedReadingLatest(wallClockNow: number): void {
+    this.latestReadSince ??= wallClockNow - LATEST_CLOCK_MARGIN_MS;
+  }
+
+  /** What a checkpoint written now would hold; undefined when there is nothing new to write. */
+  private progress(): Position | undefined {
+    const position: Position | undefined = this.processedUpTo
+      ? { checkpoint: this.processedUpTo }
+      : this.latestReadSince !== undefined
+        ? { checkpoint: { sequenceNumber: AT_TIMESTAMP, subSequenceNumber: 0 }, timestamp: this.latestReadSince }
+        : undefined;
+    return position && !samePosition(position, this.checkpointed) ? position : undefined;
+  }
+
   /** Renews the lease, writing the checkpoint with it when one is due (so a checkpoint costs no extra write). */
   renew(): Promise<void> {
     return this.serialized(async () => {
       if (this.currentState !== 'held') return;
       const { table, options, counts } = this.host;
       const startedAt = options.clock.now();
-      const position = this.processedUpTo;
-      const due = position !== undefined && !samePosition(position, this.checkpointed) && startedAt - this.lastCheckpointAt >= options.checkpointIntervalMs;
+      const position = this.progress();
+      const due = position !== undefined && startedAt - this.lastCheckpointAt >= options.checkpointIntervalMs;
       try {
         const written = due
-          ? await table.checkpoint(this.shardId, this.counter, options.workerId, position)
+          ? await table.checkpoint(this.shardId, this.counter, options.workerId, position.checkpoint, { timestamp: position.timestamp })
           : await table.renew(this.shardId, this.counter, options.workerId);
         if (!written) {
           this.lose('its counter or owner changed: another worker took it or a replay moved it');
@@ -86,9 +119,9 @@ export class HeldLease {
     return this.serialized(async () => {
       if (this.currentState !== 'held') return false;
       const { table, options } = this.host;
-      const position = { sequenceNumber: SHARD_END, subSequenceNumber: 0 };
+      const position = { checkpoint: { sequenceNumber: SHARD_END, subSequenceNumber: 0 } };
       const startedAt = options.clock.now();
-      if (!(await table.checkpoint(this.shardId, this.counter, options.workerId, position, { childShardIds }))) {
+      if (!(await table.checkpoint(this.shardId, this.counter, options.workerId, position.checkpoint, { childShardIds }))) {
         this.lose('its counter or owner changed before the shard-end checkpoint');
         return false;
       }
@@ -107,11 +140,10 @@ export class HeldLease {
     return this.serialized(async () => {
       if (this.currentState !== 'held') return false;
       const { table, options } = this.host;
-      const position = this.processedUpTo;
-      const progressed = position !== undefined && !samePosition(position, this.checkpointed);
+      const position = this.progress();
       const startedAt = options.clock.now();
-      const written = progressed
-        ? await table.checkpoint(this.shardId, this.counter, options.workerId, position, { release: true })
+      const written = position
+        ? await table.checkpoint(this.shardId, this.counter, options.workerId, position.checkpoint, { timestamp: position.timestamp, release: true })
         : await table.release(this.shardId, this.counter, options.workerId);
       if (!written) {
         this.lose('its counter or owner changed before the final checkpoint');
@@ -119,7 +151,7 @@ export class HeldLease {
       }
       this.counter += 1;
       this.currentState = 'released';
-      if (progressed) this.checkpointWritten(position, startedAt, 'stop');
+      if (position) this.checkpointWritten(position, startedAt, 'stop');
       this.host.counts.leasesReleased += 1;
       this.host.report('leaseReleased', { shardId: this.shardId });
       return true;
@@ -146,11 +178,11 @@ export class HeldLease {
     this.processing.abort(error);
   }
 
-  private checkpointWritten(position: Checkpoint, at: number, reason: 'interval' | 'stop' | 'shard-end'): void {
+  private checkpointWritten(position: Position, at: number, reason: 'interval' | 'stop' | 'shard-end'): void {
     this.checkpointed = position;
     this.lastCheckpointAt = at;
     this.host.counts.checkpoints += 1;
-    this.host.report('checkpoint', { shardId: this.shardId, ...position, reason }, 'debug');
+    this.host.report('checkpoint', { shardId: this.shardId, ...position.checkpoint, reason }, 'debug');
   }
 
   private serialized<T>(write: () => Promise<T>): Promise<T> {
@@ -160,6 +192,6 @@ export class HeldLease {
   }
 }
 
-function samePosition(a: Checkpoint, b: Checkpoint): boolean {
-  return a.sequenceNumber === b.sequenceNumber && a.subSequenceNumber === b.subSequenceNumber;
+function samePosition(a: Position, b: Position): boolean {
+  return a.checkpoint.sequenceNumber === b.checkpoint.sequenceNumber && a.checkpoint.subSequenceNumber === b.checkpoint.subSequenceNumber && a.timestamp === b.timestamp;
 }

@@ -93,7 +93,8 @@ export class LeaseTable {
   }
 
   /**
-   * Writes a checkpoint of a held lease, which renews it too (counter + 1), resets
+   * Writes a checkpoint of a held lease (an AT_TIMESTAMP one with its `timestamp`, in milliseconds
+   * since the epoch), which renews it too (counter + 1), resets
    * ownerSwitchesSinceCheckpoint and clears a pending KCL checkpoint; at shard end also records the
    * children. With `release`, the owner is removed in the same write (KCL's evictLease), so other
    * workers can take the lease at once. False when the lease is no longer this owner's.
@@ -103,7 +104,7 @@ export class LeaseTable {
     counter: number,
     owner: string,
     checkpoint: Checkpoint,
-    options: { readonly childShardIds?: readonly string[]; readonly release?: boolean } = {},
+    options: { readonly childShardIds?: readonly string[]; readonly release?: boolean; readonly timestamp?: number } = {},
   ): Promise<boolean> {
     const set: Item = {
       checkpoint: { S: checkpoint.sequenceNumber },
@@ -112,7 +113,9 @@ export class LeaseTable {
       leaseCounter: number(counter + 1),
     };
     if (options.childShardIds && options.childShardIds.length > 0) set.childShardIds = { SS: [...options.childShardIds] };
-    const remove = [...PENDING_CHECKPOINT_ATTRIBUTES, ...(checkpoint.sequenceNumber === AT_TIMESTAMP ? [] : ['checkpointTimestamp']), ...(options.release ? ['leaseOwner'] : [])];
+    const timestamped = checkpoint.sequenceNumber === AT_TIMESTAMP && options.timestamp !== undefined;
+    if (timestamped) set.checkpointTimestamp = number(options.timestamp!);
+    const remove = [...PENDING_CHECKPOINT_ATTRIBUTES, ...(timestamped ? [] : ['checkpointTimestamp']), ...(options.release ? ['leaseOwner'] : [])];
     return (await this.update(leaseKey, { set, remove, ...counterAndOwnerAre(counter, owner) })) !== undefined;
   }
 

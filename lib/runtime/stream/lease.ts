@@ -45,9 +45,10 @@ export interface Lease {
   readonly startingHashKey?: string;
   readonly endingHashKey?: string;
   /**
-   * sluice's addition for a checkpoint of `AT_TIMESTAMP` (written by a replay to a time, or when the
-   * lease was created with an AT_TIMESTAMP initial position): the time to read from, in milliseconds
-   * since the epoch. KCL ignores it and reads from its own configured timestamp instead.
+   * sluice's addition for a checkpoint of `AT_TIMESTAMP` (written by a replay to a time, when the
+   * lease was created with an AT_TIMESTAMP initial position, or when a lease read from LATEST is
+   * checkpointed before its first record): the time to read from, in milliseconds since the epoch.
+   * KCL ignores it and reads from its own configured timestamp instead.
    * @default - the consumer's configured initial timestamp
    */
   readonly checkpointTimestamp?: number;

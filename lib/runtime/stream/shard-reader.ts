@@ -92,7 +92,9 @@ export class ShardReader {
     for (let failures = 1; ; failures++) {
       if (this.held.fetching.signal.aborted) return undefined;
       try {
+        const askedAt = Date.now();
         const { ShardIterator } = await options.kinesis.send(new GetShardIteratorCommand(request), { abortSignal: this.held.fetching.signal });
+        if (request.ShardIteratorType === LATEST) this.held.startedReadingLatest(askedAt);
         return ShardIterator;
       } catch (error) {
         if (this.held.fetching.signal.aborted) return undefined;

@@ -1,7 +1,7 @@
 // Stopping: the batch in hand finishes and is checkpointed, the leases are released; at the deadline
 // the batch's signal is aborted and nothing of it is checkpointed; start() and stop() are safe twice.
 import { describe, expect, it } from 'vitest';
-import { StopDeadlineError, StreamConsumerError } from '../../../lib/runtime/stream/errors.ts';
+import { StopDeadlineError, StreamAccessError, StreamConsumerError } from '../../../lib/runtime/stream/errors.ts';
 import { ProcessingLog, records, stuckProcessor, useLocalStream, waitUntil } from './stream-harness.ts';
 
 const local = useLocalStream();
@@ -60,5 +60,14 @@ describe('StreamConsumer stop', () => {
     expect(await consumer.whenStopped()).toBe(await stopping);
     expect(() => consumer.start()).toThrow(StreamConsumerError);
     expect(() => consumer.start()).toThrow(/cannot restart, create a new one/);
+  });
+
+  it('stops by itself, with an error that says what to check, when the lease table does not exist', async () => {
+    const { streamName } = await local.fixture(1);
+    const consumer = local.consumer({ streamName, leaseTableName: 'no-such-table', processor: async () => undefined }).start();
+    const summary = await consumer.whenStopped();
+    expect(summary.reason).toBe('fatal');
+    expect(summary.error).toBeInstanceOf(StreamAccessError);
+    expect(summary.error!.message).toMatch(/DynamoDB Scan was refused \(ResourceNotFoundException: .*\); check the stream name and lease table name the consumer is configured with\. The consumer stopped\./);
   });
 });

@@ -89,4 +89,21 @@ describe('StreamConsumer failover and handoff', () => {
     expect(await table.get('shardId-000000000000')).toEqual({ ...taken, leaseCounter: counter });
     expect((await consumer.stop()).released).toBe(0);
   });
+
+  it('hands over a lease read from LATEST before any record arrived without skipping what arrives during the handoff', async () => {
+    const { streamName, leaseTableName, table } = await local.fixture(1);
+    await local.kinesis.put(streamName, records(5, { prefix: 'before-start' }));
+    const log = new ProcessingLog();
+    const first = local.consumer({ streamName, leaseTableName, initialPosition: 'LATEST', processor: log.processor('first') }).start();
+    await waitUntil(() => first.counters.getRecordsCalls >= 2, 'the first worker reads the shard');
+    await first.stop();
+    // The first worker's start, not LATEST: the next owner reads from there.
+    expect((await table.get('shardId-000000000000'))!.checkpoint.sequenceNumber).toBe('AT_TIMESTAMP');
+
+    await local.kinesis.put(streamName, records(5, { prefix: 'during-handoff' }));
+    const second = local.consumer({ streamName, leaseTableName, initialPosition: 'LATEST', processor: log.processor('second') }).start();
+    await waitUntil(() => log.seen.some((record) => record.data === 'during-handoff-4'), 'the records put during the handoff are processed');
+    await second.stop();
+    expect(log.seen.filter((record) => record.data.startsWith('during-handoff')).map((record) => record.data)).toEqual(records(5, { prefix: 'during-handoff' }).map((record) => record.data));
+  });
 });
