@@ -252,8 +252,8 @@ export class StreamConsumer extends TypedEmitter<StreamConsumerEvents> {
     if (!taken) return;
     const held = new HeldLease(taken, takenAt, this.host);
     if (this.phase !== 'running') {
-      // The stop began while the take was in flight.
-      await held.release().catch((error: unknown) => this.reportError(asError(error), lease.leaseKey));
+      // The stop began while the take was in flight (an abandoned consumer writes nothing more).
+      if (this.phase === 'stopping') await held.release().catch((error: unknown) => this.reportError(asError(error), lease.leaseKey));
       return;
     }
     this.held.set(lease.leaseKey, held);
