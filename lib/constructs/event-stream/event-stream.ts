@@ -159,7 +159,7 @@ export class EventStream extends Construct {
 
   // --- Lambda consumer ---------------------------------------------------------------------------
   private addLambdaConsumer(consumer: ResolvedLambdaConsumer): nodejs.NodejsFunction {
-    const fn = consumerFunction(this, {
+    const streamConsumerFunction = consumerFunction(this, {
       entry: 'lambda/stream-consumer.ts',
       description: 'sluice event-stream consumer: runs the record processor per shard batch, reports the first record not done',
       roleDescription: 'sluice event-stream Lambda consumer: writes its log group, reads the stream, reports failures to the failure queue',
@@ -168,7 +168,7 @@ export class EventStream extends Construct {
 
     // The event source grants the function the stream reads its polling needs, and the on-failure
     // destination sending to the failure queue.
-    fn.addEventSource(new KinesisEventSource(this.stream, {
+    streamConsumerFunction.addEventSource(new KinesisEventSource(this.stream, {
       // As the instance consumer's default: a new consumer starts at the oldest record, so nothing
       // still in the stream is skipped (moving a stage to Lambda processes the retained records again).
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
@@ -182,10 +182,12 @@ export class EventStream extends Construct {
       bisectBatchOnError: true,
       // Bounded, so that a poison record cannot stall its shard for the stream's retention.
       retryAttempts: consumer.retryAttempts,
+      // By default the stream's retention: a record about to expire unprocessed (the consumer fell
+      // that far behind) is reported in the failure queue instead of vanishing without a word.
       maxRecordAge: consumer.maxRecordAge,
       onFailure: new SqsDlq(this.failureQueue),
     }));
-    return fn;
+    return streamConsumerFunction;
   }
 
   /** How far behind the newest record the consumers read (maximum per minute). */
