@@ -7,7 +7,7 @@ import { validateWorkQueueSettings } from '../constructs/work-queue/validate-wor
 import { Problems } from '../runtime/problems.ts';
 import { STAGE_NAME_PATTERN } from '../runtime/stack-contract.ts';
 import { parseSettingOverrides } from './setting-overrides.ts';
-import { queueConsumers, type StageConfig, StageConfigError } from './stage-config.ts';
+import { consumerKinds, type StageConfig, StageConfigError } from './stage-config.ts';
 import { defaultStage, stages } from './stages.ts';
 
 /**
@@ -43,8 +43,11 @@ export function validateStageConfig(config: StageConfig): string[] {
   check.addAll(validateEventStreamSettings(config));
   check.addAll(validateMonitoringSettings(config));
   check.addAll(validateReleaseResourcesSettings(config));
-  if (config.queueConsumer !== undefined && !(queueConsumers as readonly string[]).includes(config.queueConsumer)) {
-    check.add(`queueConsumer must be one of ${queueConsumers.join(', ')} (given "${config.queueConsumer}")`);
+  for (const name of ['queueConsumer', 'streamConsumer'] as const) {
+    const value = config[name];
+    if (value !== undefined && !(consumerKinds as readonly string[]).includes(value)) {
+      check.add(`${name} must be one of ${consumerKinds.join(', ')} (given "${value}")`);
+    }
   }
   // Across two constructs: the healthy-hosts alarm (monitoring) against the group's minimum (app tier).
   const minCapacity = config.minCapacity ?? APP_TIER_DEFAULTS.minCapacity;

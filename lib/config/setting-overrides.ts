@@ -12,6 +12,7 @@ type SettingKind = 'integer' | 'number' | 'duration' | 'text' | 'boolean';
 const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind> = {
   protectData: 'boolean',
   queueConsumer: 'text',
+  streamConsumer: 'text',
   instanceType: 'text',
   minCapacity: 'integer',
   desiredCapacity: 'integer',

@@ -25,10 +25,20 @@ export interface StageConfig
    * @default 'instances'
    */
   readonly queueConsumer?: QueueConsumer;
+  /**
+   * What reads the event stream: the worker on the instances (StreamConsumer, leases in the
+   * checkpoint table), a Lambda function (Kinesis event source, partial batch responses), or both.
+   * A stream is a log, not a queue: with `both` each of them reads every record (a way to move from
+   * one to the other), and the two share the shards' read throughput.
+   * @default 'instances'
+   */
+  readonly streamConsumer?: StreamConsumer;
 }
 
-export const queueConsumers = ['instances', 'lambda', 'both'] as const;
-export type QueueConsumer = (typeof queueConsumers)[number];
+/** Who consumes the work queue or reads the event stream. */
+export const consumerKinds = ['instances', 'lambda', 'both'] as const;
+export type QueueConsumer = (typeof consumerKinds)[number];
+export type StreamConsumer = (typeof consumerKinds)[number];
 
 /** Thrown when the chosen stage does not exist or its settings cannot be deployed; lists every problem. */
 export class StageConfigError extends Error {

@@ -30,6 +30,7 @@ export const StackOutputs = {
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
   streamName: 'StreamName',
   checkpointTableName: 'CheckpointTableName',
+  streamFailureQueueUrl: 'StreamFailureQueueUrl',
   loadBalancerDnsName: 'LoadBalancerDnsName',
   alarmTopicArn: 'AlarmTopicArn',
 } as const;

@@ -26,9 +26,14 @@ export class SluiceStack extends Stack {
       currentVersionParameterName: currentVersionParameterName(config.stageName),
       retainHistory: config.protectData,
     });
-    const consumer = config.queueConsumer ?? 'instances';
-    const workQueue = new WorkQueue(this, 'WorkQueue', { ...config, lambdaConsumer: consumer === 'instances' ? undefined : {} });
-    const eventStream = new EventStream(this, 'EventStream', { ...config, retainCheckpoints: config.protectData });
+    const queueConsumer = config.queueConsumer ?? 'instances';
+    const streamConsumer = config.streamConsumer ?? 'instances';
+    const workQueue = new WorkQueue(this, 'WorkQueue', { ...config, lambdaConsumer: queueConsumer === 'instances' ? undefined : {} });
+    const eventStream = new EventStream(this, 'EventStream', {
+      ...config,
+      retainCheckpoints: config.protectData,
+      lambdaConsumer: streamConsumer === 'instances' ? undefined : {},
+    });
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
       accessLogsBucket: accessLogs.bucket,
@@ -37,13 +42,17 @@ export class SluiceStack extends Stack {
       deletionProtection: config.protectData,
       environment: {
         // Without QUEUE_URL the instance worker stays idle: the queue is Lambda's alone.
-        ...(consumer === 'lambda' ? {} : { QUEUE_URL: workQueue.queue.queueUrl }),
-        STREAM_NAME: eventStream.stream.streamName,
-        CHECKPOINT_TABLE_NAME: eventStream.checkpointTable.tableName,
+        ...(queueConsumer === 'lambda' ? {} : { QUEUE_URL: workQueue.queue.queueUrl }),
+        // Without STREAM_NAME the instance worker does not read the stream: Lambda alone does.
+        ...(streamConsumer === 'lambda' ? {} : {
+          STREAM_NAME: eventStream.stream.streamName,
+          CHECKPOINT_TABLE_NAME: eventStream.checkpointTable.tableName,
+          STREAM_FAILURE_QUEUE_URL: eventStream.failureQueue.queueUrl,
+        }),
       },
     });
-    if (consumer !== 'lambda') workQueue.grantConsume(appTier.instanceRole);
-    eventStream.grantConsume(appTier.instanceRole);
+    if (queueConsumer !== 'lambda') workQueue.grantConsume(appTier.instanceRole);
+    if (streamConsumer !== 'lambda') eventStream.grantConsume(appTier.instanceRole);
     const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });
 
     const outputs: Record<keyof typeof StackOutputs, string> = {
@@ -57,6 +66,7 @@ export class SluiceStack extends Stack {
       deadLetterQueueUrl: workQueue.deadLetterQueue.queueUrl,
       streamName: eventStream.stream.streamName,
       checkpointTableName: eventStream.checkpointTable.tableName,
+      streamFailureQueueUrl: eventStream.failureQueue.queueUrl,
       loadBalancerDnsName: appTier.loadBalancer.loadBalancerDnsName,
       alarmTopicArn: monitoring.alarmTopic.topicArn,
     };

@@ -73,7 +73,7 @@ describe('resolveStageConfig', () => {
   });
 
   it('refuses an unknown setting, suggesting the closest one and listing every valid one, next to the other problems', () => {
-    const valid = 'stage, protectData, queueConsumer, instanceType, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
+    const valid = 'stage, protectData, queueConsumer, streamConsumer, instanceType, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
       + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
       + 'workerStopTimeout, installHealthTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
       + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
@@ -155,6 +155,18 @@ describe('resolveStageConfig', () => {
     expect(resolveStageConfig('dev', { queueConsumer: 'lambda' }).queueConsumer).toBe('lambda');
     expect(problemsOf(() => resolveStageConfig('dev', { queueConsumer: 'kafka' }))).toEqual([
       'queueConsumer must be one of instances, lambda, both (given "kafka")',
+    ]);
+  });
+
+  it('chooses what reads the stream, instances by default, reporting a bad choice with every other problem', () => {
+    expect(resolveStageConfig('dev').streamConsumer).toBeUndefined();
+    expect(resolveStageConfig('dev', { streamConsumer: 'lambda' }).streamConsumer).toBe('lambda');
+    expect(resolveStageConfig('dev', { streamConsumer: ' both ' }).streamConsumer).toBe('both');
+    expect(problemsOf(() => resolveStageConfig('dev', { streamConsumer: 'kcl', queueConsumer: 'sqs', maxReceiveCount: '0', streamConsumr: 'lambda' }))).toEqual([
+      expect.stringMatching(/^unknown setting "streamConsumr": did you mean "streamConsumer"\?/),
+      'maxReceiveCount must be a whole number between 1 and 1000 (given 0)',
+      'queueConsumer must be one of instances, lambda, both (given "sqs")',
+      'streamConsumer must be one of instances, lambda, both (given "kcl")',
     ]);
   });
 

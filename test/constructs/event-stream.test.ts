@@ -2,9 +2,11 @@ import { Duration, type Stack } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { StreamMode } from 'aws-cdk-lib/aws-kinesis';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { EventStream, type EventStreamProps } from '../../lib/constructs/event-stream/event-stream.ts';
 import { testStack } from '../helpers/synth.ts';
+import { withBundledConsumer } from './bundled-consumer.ts';
 
 function eventStreamStack(props: EventStreamProps = {}, beforeSynth?: (stack: Stack, eventStream: EventStream) => void) {
   const stack = testStack();
@@ -54,30 +56,46 @@ describe('EventStream', () => {
     });
   });
 
-  it('grants consumers stream reads and checkpoint reads and writes, nothing else', () => {
+  it('keeps failed records 14 days in an encrypted failure queue that refuses requests not over TLS', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: Match.stringLikeRegexp('^EventStreamFailureQueue') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
+        Effect: 'Deny',
+        Action: 'sqs:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        Principal: { AWS: '*' },
+      })]) },
+    });
+  });
+
+  it('grants the instance consumer exactly the calls it makes: Kinesis reads, conditional lease writes, sending failed records', () => {
     const { template: granted } = eventStreamStack({}, (stack, eventStream) => {
       eventStream.grantConsume(new iam.Role(stack, 'Consumer', { assumedBy: new iam.AccountRootPrincipal() }));
     });
     const statements = new Capture();
-    granted.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: statements } });
+    granted.hasResourceProperties('AWS::IAM::Policy', { Roles: [{ Ref: Match.stringLikeRegexp('^Consumer') }], PolicyDocument: { Statement: statements } });
     expect(statements.asArray()).toEqual([
       {
         Effect: 'Allow',
-        Action: [
-          'kinesis:DescribeStream', 'kinesis:DescribeStreamConsumer', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords',
-          'kinesis:GetShardIterator', 'kinesis:ListShards', 'kinesis:ListStreams', 'kinesis:SubscribeToShard',
-        ],
+        Action: ['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'],
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^EventStream[0-9A-F]{8}$/), 'Arn'] },
       },
       {
         Effect: 'Allow',
-        Action: [
-          'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable',
-          'dynamodb:GetItem', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem',
-        ],
+        Action: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^EventStreamCheckpointTable/), 'Arn'] },
       },
+      {
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^EventStreamFailureQueue/), 'Arn'] },
+      },
     ]);
+    // Nothing through resource policies either: the stream has none, the queue's only refuses plain HTTP.
+    granted.resourceCountIs('AWS::Kinesis::ResourcePolicy', 0);
+    granted.resourcePropertiesCountIs('AWS::SQS::QueuePolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow' })]) } }, 0);
   });
 
   it('measures iterator age, write throttles and checkpoint throttles', () => {
@@ -85,6 +103,8 @@ describe('EventStream', () => {
     expect(eventStream.metricIteratorAge()).toMatchObject({ metricName: 'GetRecords.IteratorAgeMilliseconds', statistic: 'Maximum' });
     expect(eventStream.metricWriteThrottles()).toMatchObject({ metricName: 'WriteProvisionedThroughputExceeded', statistic: 'Sum' });
     expect(eventStream.metricCheckpointThrottles().toMetricConfig().mathExpression?.expression).toMatch(/\+/);
+    expect(eventStream.metricFailureQueueDepth()).toMatchObject({ namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum' });
+    expect(eventStream.metricFailureQueueDepth().period.toSeconds()).toBe(60);
   });
 
   it('lists every invalid setting', () => {
@@ -94,5 +114,101 @@ describe('EventStream', () => {
         + '  - streamRetention must be a whole number of hours between 24 and 8760 (given 12 hours)',
     );
     expect(() => eventStreamStack({ streamMode: StreamMode.PROVISIONED, shardCount: 0 })).toThrow('shardCount must be a whole number between 1 and 10000 (given 0)');
+  });
+});
+
+describe('EventStream with a Lambda consumer', () => {
+  const { template, eventStream } = eventStreamStack({ lambdaConsumer: {} });
+
+  it('has no consumer function unless asked', () => {
+    const { template: plain, eventStream: plainStream } = eventStreamStack();
+    plain.resourceCountIs('AWS::Lambda::Function', 0);
+    plain.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    expect(plainStream.consumerFunction).toBeUndefined();
+  });
+
+  it('maps the stream to the function with partial batch responses, bisection, bounded retries and the failure queue', () => {
+    expect(eventStream.consumerFunction).toBeDefined();
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    const mapping = new Capture();
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', mapping);
+    expect(mapping.asObject()).toEqual({
+      EventSourceArn: { 'Fn::GetAtt': [expect.stringMatching(/^EventStream[0-9A-F]{8}$/), 'Arn'] },
+      FunctionName: { Ref: expect.stringMatching(/^EventStreamConsumer/) },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      ParallelizationFactor: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 3,
+      // The stream keeps records 7 days by default; Lambda allows at most 7 days.
+      MaximumRecordAgeInSeconds: 604_800,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [expect.stringMatching(/^EventStreamFailureQueue/), 'Arn'] } } },
+    });
+  });
+
+  it('runs lambda/stream-consumer.ts as the consumer function, with a 60-second timeout', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 60, LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^EventStreamConsumerLogs') } } });
+  });
+
+  it('lets the function write its log group, read the stream and send to the failure queue, nothing else', () => {
+    const statements = new Capture();
+    template.hasResourceProperties('AWS::IAM::Policy', { Roles: [{ Ref: Match.stringLikeRegexp('^EventStreamConsumerRole') }], PolicyDocument: { Statement: statements } });
+    const byAction = Object.fromEntries(statements.asArray().map((statement: { Action: string | string[]; Resource: unknown }) => [[statement.Action].flat().join(' '), statement.Resource]));
+    const arnOf = (logicalIdPattern: RegExp) => ({ 'Fn::GetAtt': [expect.stringMatching(logicalIdPattern), 'Arn'] });
+    expect(byAction).toEqual({
+      'logs:CreateLogStream logs:PutLogEvents': arnOf(/^EventStreamConsumerLogs/),
+      // What the event source's polling needs (CDK's grantRead on the stream).
+      'kinesis:DescribeStream kinesis:DescribeStreamConsumer kinesis:DescribeStreamSummary kinesis:GetRecords kinesis:GetShardIterator kinesis:ListShards kinesis:ListStreams kinesis:SubscribeToShard': arnOf(/^EventStream[0-9A-F]{8}$/),
+      // The on-failure destination.
+      'sqs:GetQueueAttributes sqs:GetQueueUrl sqs:SendMessage': arnOf(/^EventStreamFailureQueue/),
+    });
+  });
+
+  it('takes batch size, retries, record age and timeout from the props', () => {
+    const { template: tuned } = eventStreamStack({ lambdaConsumer: { batchSize: 10, retryAttempts: 0, maxRecordAge: Duration.hours(6), timeout: Duration.minutes(5) } });
+    tuned.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 10, MaximumRetryAttempts: 0, MaximumRecordAgeInSeconds: 21_600 });
+    tuned.hasResourceProperties('AWS::Lambda::Function', { Timeout: 300 });
+  });
+
+  it('skips no record for its age that the stream still has: the default record age follows a shorter retention', () => {
+    eventStreamStack({ streamRetention: Duration.hours(36), lambdaConsumer: {} }).template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 129_600 });
+    eventStreamStack({ streamRetention: Duration.days(30), lambdaConsumer: {} }).template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 604_800 });
+  });
+
+  it('lists every invalid consumer setting', () => {
+    expect(() => eventStreamStack({
+      streamRetention: Duration.hours(24),
+      lambdaConsumer: { batchSize: 10_001, retryAttempts: -1, maxRecordAge: Duration.hours(30), timeout: Duration.minutes(16) },
+    })).toThrow(
+      'Invalid event stream settings:\n'
+        + '  - lambdaConsumer.batchSize must be a whole number between 1 and 10000 (given 10001)\n'
+        + '  - lambdaConsumer.retryAttempts must be a whole number between 0 and 10000 (given -1)\n'
+        + '  - lambdaConsumer.timeout must be between 1 and 900 seconds (given 960)\n'
+        + '  - lambdaConsumer.maxRecordAge must be at most streamRetention (24 hours): older records are gone from the stream (given 108000 seconds)',
+    );
+    expect(() => eventStreamStack({ lambdaConsumer: { maxRecordAge: Duration.seconds(30) } })).toThrow('lambdaConsumer.maxRecordAge must be between 60 and 604800 seconds (given 30)');
+  });
+
+  it('has no AWS Solutions findings beyond the acknowledged one: the failure queue is itself a dead-letter queue', () => {
+    const stack = testStack();
+    new EventStream(stack, 'EventStream', { lambdaConsumer: {} });
+    const report = new AwsSolutionsChecks(stack.node.root).validateScope(stack);
+    expect(report.violations.map((violation) => `${violation.ruleName}: ${violation.violatingResources.map((resource) => resource.resourceLogicalId).join(', ')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+    const acknowledged = eventStream.failureQueue.node.metadata.filter((entry) => entry.type === 'aws:cdk:acknowledged-rules').flatMap((entry) => Object.keys(entry.data as object));
+    expect(acknowledged).toEqual(['Annotation::AwsSolutions-SQS3']);
+  });
+
+  it('bundles the handler with esbuild into a minified ES module that answers a Kinesis event', async () => {
+    await withBundledConsumer((stack) => new EventStream(stack, 'EventStream', { lambdaConsumer: {} }), async (handler) => {
+      const record = (sequenceNumber: string, data: string) => ({
+        eventID: `shardId-000000000000:${sequenceNumber}`,
+        kinesis: { sequenceNumber, partitionKey: 'k', data: Buffer.from(data).toString('base64'), approximateArrivalTimestamp: 1767225600 },
+      });
+      await expect(handler({ Records: [record('1001', '{"type":"a"}'), record('1002', 'not json')] }, { getRemainingTimeInMillis: () => 60_000 }))
+        .resolves.toEqual({ batchItemFailures: [{ itemIdentifier: '1002' }] });
+    });
   });
 });

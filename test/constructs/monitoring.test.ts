@@ -58,7 +58,7 @@ describe('Monitoring', () => {
   });
 
   it('alarms on every critical signal, each notifying the topic on ALARM and OK', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
     for (const resource of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(resource.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^MonitoringAlarmTopic/) }]);
       expect(resource.Properties.OKActions).toEqual([{ Ref: expect.stringMatching(/^MonitoringAlarmTopic/) }]);
@@ -96,6 +96,20 @@ describe('Monitoring', () => {
     expect(JSON.stringify(alarmByDescription(template, 'checkpoint table').Metrics)).toContain('ThrottledRequests');
   });
 
+  it('alarms on the first record in the stream failure queue', () => {
+    expect(alarmByDescription(template, 'stream failure queue')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [expect.stringMatching(/^EventStreamFailureQueue/), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
   it('takes thresholds from the settings', () => {
     const { template: tuned } = monitoringStack({
       elb5xxRateThreshold: 0.5,
@@ -117,7 +131,7 @@ describe('Monitoring', () => {
     for (const id of ['Elb5xxRate', 'Target5xxRate', 'ResponseTimeP99', 'HealthyHosts', 'QueueMessageAge', 'StreamIteratorAge']) {
       expect(text).toContain(`Monitoring${id}`);
     }
-    for (const id of ['DeadLetterMessages', 'UnhealthyHosts', 'StreamWriteThrottles', 'CheckpointThrottles']) {
+    for (const id of ['DeadLetterMessages', 'StreamFailedRecords', 'UnhealthyHosts', 'StreamWriteThrottles', 'CheckpointThrottles']) {
       expect(text).not.toContain(`Monitoring${id}`);
     }
     expect(text.match(/ALARM\(/g)).toHaveLength(6);
@@ -132,7 +146,7 @@ describe('Monitoring', () => {
       expect(body).toContain(logicalId);
     }
     expect(body).toContain('"type\\":\\"alarm\\"');
-    expect((body.match(/\\"annotations\\":\{\\"alarms\\"/g) ?? []).length).toBe(10);
+    expect((body.match(/\\"annotations\\":\{\\"alarms\\"/g) ?? []).length).toBe(11);
   });
 
   it('lists every invalid threshold', () => {

@@ -21,6 +21,7 @@ describe('SluiceStack', () => {
     expect(outputs.DeadLetterQueueUrl.Value).toEqual({ Ref: expect.stringMatching(/^WorkQueueDeadLetterQueue/) });
     expect(outputs.StreamName.Value).toEqual({ Ref: expect.stringMatching(/^EventStream/) });
     expect(outputs.CheckpointTableName.Value).toEqual({ Ref: expect.stringMatching(/^EventStreamCheckpointTable/) });
+    expect(outputs.StreamFailureQueueUrl.Value).toEqual({ Ref: expect.stringMatching(/^EventStreamFailureQueue/) });
   });
 
   it('is environment-agnostic, with AZs resolved at deploy time', () => {
@@ -31,37 +32,73 @@ describe('SluiceStack', () => {
     }
   });
 
-  it('lets the instances consume the queue and the stream', () => {
-    const policy = JSON.stringify(dev.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^AppTierInstanceRole') }] } }));
-    expect(policy).toContain('sqs:ReceiveMessage');
-    expect(policy).toContain('kinesis:GetRecords');
-    expect(policy).toContain('dynamodb:UpdateItem');
-    expect(policy).not.toContain('sqs:SendMessage');
-    expect(policy).not.toContain('kinesis:PutRecord');
+  /** The instance role's statements, by action list. */
+  const instanceStatements = (template: typeof dev.template) => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^AppTierInstanceRole') }] } }));
+    return policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+  };
+  const instanceActions = (template: typeof dev.template) => instanceStatements(template).flatMap((statement) => [statement.Action].flat()).sort();
+  const userData = (template: typeof dev.template) => JSON.stringify(Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
+  const arnOf = (logicalIdPattern: RegExp) => ({ 'Fn::GetAtt': [expect.stringMatching(logicalIdPattern), 'Arn'] });
+  /** The same, for template matchers. */
+  const templateArnOf = (logicalIdPattern: RegExp) => ({ 'Fn::GetAtt': [Match.stringLikeRegexp(logicalIdPattern.source), 'Arn'] });
+
+  it('lets the instances consume the queue and read the stream with exactly the calls the consumers make', () => {
+    const statements = instanceStatements(dev.template);
+    expect(statements).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], Resource: arnOf(/^WorkQueue(?!DeadLetter)/) }),
+      expect.objectContaining({ Action: ['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], Resource: arnOf(/^EventStream[0-9A-F]{8}$/) }),
+      expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], Resource: arnOf(/^EventStreamCheckpointTable/) }),
+      expect.objectContaining({ Action: 'sqs:SendMessage', Resource: arnOf(/^EventStreamFailureQueue/) }),
+    ]));
+    // Nothing more on the stream, the table or any queue: no producing, no deleting leases, no other queue to send to.
+    expect(instanceActions(dev.template).filter((action) => /^(kinesis|dynamodb|sqs):/.test(action))).toEqual([
+      'dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem',
+      'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards',
+      'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage',
+    ]);
   });
 
-  it('tells the instances where the queue, stream and checkpoints are', () => {
-    const userData = JSON.stringify(Object.values(dev.template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
-    expect(userData).toMatch(/QUEUE_URL=",\{"Ref":"WorkQueue/);
-    expect(userData).toMatch(/STREAM_NAME=",\{"Ref":"EventStream/);
-    expect(userData).toMatch(/CHECKPOINT_TABLE_NAME=",\{"Ref":"EventStreamCheckpointTable/);
+  it('tells the instances where the queue, stream, checkpoints and failure queue are', () => {
+    expect(userData(dev.template)).toMatch(/\\nQUEUE_URL=",\{"Ref":"WorkQueue/);
+    expect(userData(dev.template)).toMatch(/\\nSTREAM_NAME=",\{"Ref":"EventStream/);
+    expect(userData(dev.template)).toMatch(/\\nCHECKPOINT_TABLE_NAME=",\{"Ref":"EventStreamCheckpointTable/);
+    expect(userData(dev.template)).toMatch(/\\nSTREAM_FAILURE_QUEUE_URL=",\{"Ref":"EventStreamFailureQueue/);
   });
 
   it('consumes the queue on the instances by default, with Lambda or both when configured', () => {
     dev.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
-    const instancePolicy = (template: typeof dev.template) =>
-      JSON.stringify(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^AppTierInstanceRole') }] } }));
-    const userData = (template: typeof dev.template) => JSON.stringify(Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
+    const sqsConsume = 'sqs:ReceiveMessage';
 
     const lambdaOnly = synthStage('dev', { queueConsumer: 'lambda' }).template;
-    lambdaOnly.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
-    expect(instancePolicy(lambdaOnly)).not.toContain('sqs:ReceiveMessage');
-    expect(userData(lambdaOnly)).not.toContain('QUEUE_URL=');
+    lambdaOnly.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: templateArnOf(/^WorkQueue/), FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    expect(instanceActions(lambdaOnly)).not.toContain(sqsConsume);
+    expect(userData(lambdaOnly)).not.toMatch(/\\nQUEUE_URL=/);
 
     const both = synthStage('dev', { queueConsumer: 'both' }).template;
     both.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
-    expect(instancePolicy(both)).toContain('sqs:ReceiveMessage');
-    expect(userData(both)).toContain('QUEUE_URL=');
+    expect(instanceActions(both)).toContain(sqsConsume);
+    expect(userData(both)).toMatch(/\\nQUEUE_URL=/);
+  });
+
+  it('reads the stream on the instances by default, with Lambda or both when configured', () => {
+    const streamActions = ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards', 'sqs:SendMessage'];
+    const streamEnvironment = /\\n(STREAM_NAME|CHECKPOINT_TABLE_NAME|STREAM_FAILURE_QUEUE_URL)=/g;
+    const kinesisMapping = { EventSourceArn: templateArnOf(/^EventStream[0-9A-F]{8}$/), FunctionResponseTypes: ['ReportBatchItemFailures'], BisectBatchOnFunctionError: true };
+
+    const lambdaOnly = synthStage('dev', { streamConsumer: 'lambda' });
+    lambdaOnly.template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', kinesisMapping, 1);
+    expect(instanceActions(lambdaOnly.template).filter((action) => streamActions.includes(action))).toEqual([]);
+    expect(userData(lambdaOnly.template).match(streamEnvironment)).toBeNull();
+    // The output stays: Lambda's on-failure records land in the same failure queue.
+    expect(lambdaOnly.template.findOutputs('StreamFailureQueueUrl')).toHaveProperty('StreamFailureQueueUrl');
+
+    const both = synthStage('dev', { streamConsumer: 'both' }).template;
+    both.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', kinesisMapping, 1);
+    expect(instanceActions(both)).toEqual(expect.arrayContaining(streamActions));
+    expect(userData(both).match(streamEnvironment)).toHaveLength(3);
+
+    dev.template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', kinesisMapping, 0);
   });
 
   it('protects data in prod and not in dev', () => {
@@ -82,7 +119,7 @@ describe('SluiceStack', () => {
     prod.template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '2', MaxSize: '8' });
   });
 
-  it.each([['dev', dev], ['prod with HTTPS and e-mail', prod], ['dev with the Lambda consumer too', synthStage('dev', { queueConsumer: 'both' })]])('has no unacknowledged AWS Solutions findings (%s)', (_name, { app }) => {
+  it.each([['dev', dev], ['prod with HTTPS and e-mail', prod], ['dev with the Lambda consumers too', synthStage('dev', { queueConsumer: 'both', streamConsumer: 'both' })]])('has no unacknowledged AWS Solutions findings (%s)', (_name, { app }) => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((violation) => `${violation.ruleName}: ${violation.violatingResources.map((resource) => resource.resourceLogicalId).join(', ')}`)).toEqual([]);
     expect(report.success).toBe(true);
@@ -99,6 +136,7 @@ describe('SluiceStack', () => {
       'Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
       expect.stringMatching(/^Annotation::AwsSolutions-IAM5\[Resource::<ReleaseArtifactBucket[0-9A-F]{8}\.Arn>\/releases\/\*\]$/),
       'Annotation::AwsSolutions-S1',
+      'Annotation::AwsSolutions-SQS3',
     ]);
     for (const [, reason] of acknowledgements) {
       expect(reason.length).toBeGreaterThan(60);

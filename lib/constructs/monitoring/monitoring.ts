@@ -160,6 +160,14 @@ export class Monitoring extends Construct {
       evaluationPeriods: 3,
       description: 'Producers are throttled by the stream.',
     });
+    // Above 0, like the DLQ: a single record in the failure queue is an event the app has not handled
+    // and will not, until a person looks at it and replays it.
+    this.alarm('StreamFailedRecords', eventStream.metricFailureQueueDepth(), {
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      description: 'Stream records failed their bounded retries and wait in the stream failure queue.',
+    });
     // Above 0: throttled checkpoints mean more replay after a failover; throttled lease renewals mean lease churn.
     this.alarm('CheckpointThrottles', eventStream.metricCheckpointThrottles(), {
       threshold: 0,
@@ -169,9 +177,10 @@ export class Monitoring extends Construct {
     });
 
     // --- release gate --------------------------------------------------------------------------
-    // The harm a bad release causes to users and to work in flight. Left out on purpose: DLQ depth and
-    // unhealthy hosts (an old poison message or a broken host would block the very release that fixes
-    // it; the release checks its own targets' health) and throttling (capacity, not code).
+    // The harm a bad release causes to users and to work in flight. Left out on purpose: DLQ and
+    // stream failure-queue depth and unhealthy hosts (an old poison message or record, or a broken
+    // host, would block the very release that fixes it; the release checks its own targets' health)
+    // and throttling (capacity, not code).
     this.releaseGate = new cloudwatch.CompositeAlarm(this, 'ReleaseGate', {
       alarmDescription: 'sluice release gate: a rolling release stops and rolls back while this is in ALARM.',
       alarmRule: cloudwatch.AlarmRule.anyOf(elb5xx, target5xx, latency, healthyHosts, queueAge, iteratorAge),

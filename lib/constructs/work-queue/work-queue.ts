@@ -1,13 +1,11 @@
-import { fileURLToPath } from 'node:url';
-import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Duration, Names, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { consumerFunction as createConsumerFunction } from '../consumer-function.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { validateWorkQueueSettings } from './validate-work-queue-settings.ts';
 import { WORK_QUEUE_DEFAULTS, WORK_QUEUE_LAMBDA_CONSUMER_DEFAULTS } from './work-queue-defaults.ts';
@@ -72,8 +70,6 @@ export interface WorkQueueProps extends WorkQueueSettings {
 
 /** The Lambda consumer's props with the defaults applied. */
 type ResolvedLambdaConsumer = Required<Omit<WorkQueueLambdaConsumerProps, 'maxBatchingWindow'>> & Pick<WorkQueueLambdaConsumerProps, 'maxBatchingWindow'>;
-
-const repositoryRoot = new URL('../../../', import.meta.url);
 
 /**
  * The SQS queue for work that must reach an external API at least once, with its dead-letter queue.
@@ -148,31 +144,11 @@ export class WorkQueue extends Construct {
 
   // --- Lambda consumer ---------------------------------------------------------------------------
   private addLambdaConsumer(consumer: ResolvedLambdaConsumer): nodejs.NodejsFunction {
-    // An explicit log group and a role without managed policies: AWSLambdaBasicExecutionRole would
-    // let the function create log groups and write to any of them.
-    const logGroup = new logs.LogGroup(this, 'ConsumerLogs', {
-      retention: logs.RetentionDays.THREE_MONTHS,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const role = new iam.Role(this, 'ConsumerRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'sluice work-queue Lambda consumer: writes its log group and consumes the work queue',
-    });
-    logGroup.grantWrite(role);
-
-    const consumerFunction = new nodejs.NodejsFunction(this, 'Consumer', {
+    const consumerFunction = createConsumerFunction(this, {
+      entry: 'lambda/queue-consumer.ts',
       description: 'sluice work-queue consumer: runs the work handler per message, reports failures by message id',
-      entry: fileURLToPath(new URL('lambda/queue-consumer.ts', repositoryRoot)),
-      handler: 'handler',
-      depsLockFilePath: fileURLToPath(new URL('package-lock.json', repositoryRoot)),
-      // The latest Node.js runtime (cdk-nag AwsSolutions-L1); Graviton is cheaper per GB-second.
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
+      roleDescription: 'sluice work-queue Lambda consumer: writes its log group and consumes the work queue',
       timeout: consumer.timeout,
-      role,
-      logGroup,
-      environment: { NODE_OPTIONS: '--enable-source-maps' },
-      bundling: { format: nodejs.OutputFormat.ESM, minify: true, sourceMap: true },
     });
 
     // The event source grants the function consume rights on the queue (and nothing else).
