@@ -26,9 +26,9 @@ export interface ReleaseEngineProps {
    */
   readonly minHealthy?: number;
   /**
-   * Time a target serves on the new version before the alarms are checked. Alarms judge periods of
-   * metrics (the release gate's children: two bad minutes of three), so without a bake at least that
-   * long the last target's check can pass before its harm shows.
+   * Time a target serves on the new version before the alarms are checked. Alarms judge whole
+   * periods of a metric (each of the release gate's children needs at least two bad minutes), so
+   * without a bake that long the last target's check can pass before its harm shows.
    * @default 0 — the alarms are checked as soon as the target is healthy
    */
   readonly bakeMs?: number;

@@ -8,11 +8,11 @@ import type { SimulationContext } from './simulation-context.ts';
  * fewer do. The state changes only when a period closes, so an alarm lags the harm it watches.
  */
 export interface AlarmEvaluation {
-  /** @default 60 seconds */
+  /** Length of one datapoint. @default 60 seconds */
   readonly periodSeconds?: number;
-  /** @default 3 */
+  /** Datapoints each evaluation looks at, newest first. @default 3 */
   readonly evaluationPeriods?: number;
-  /** @default 2 */
+  /** Breaching datapoints among them that put the alarm in ALARM. @default 2 */
   readonly datapointsToAlarm?: number;
 }
 
