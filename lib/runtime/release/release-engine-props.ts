@@ -2,14 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import type { MaxUnavailable } from './capacity.ts';
 import type { Clock } from '../clock.ts';
-import type { AlarmGate, InstanceGuard, Installer, ReleaseStore, TargetPool } from './ports.ts';
+import type { ReleasePorts } from './ports.ts';
 
-export interface ReleaseEngineProps {
-  readonly pool: TargetPool;
-  readonly installer: Installer;
-  readonly gate: AlarmGate;
-  readonly store: ReleaseStore;
-  readonly guard: InstanceGuard;
+export interface ReleaseEngineProps extends ReleasePorts {
   readonly clock: Clock;
   /** The version to put on every target. */
   readonly version: string;
@@ -75,12 +70,7 @@ export interface ReleaseEngineProps {
 }
 
 /** ReleaseEngineProps with every default applied. */
-export interface ResolvedReleaseEngineProps {
-  readonly pool: TargetPool;
-  readonly installer: Installer;
-  readonly gate: AlarmGate;
-  readonly store: ReleaseStore;
-  readonly guard: InstanceGuard;
+export interface ResolvedReleaseEngineProps extends ReleasePorts {
   readonly clock: Clock;
   readonly version: string;
   readonly holder: string;

@@ -39,6 +39,15 @@ function installedOn(h: ReleaseHarness, version: string): string[] {
 /** Every release-gate evaluation of one-minute datapoints is over three minutes after the harm stops. */
 const GATE_CLEARS_WITHIN_MS = 3 * 60_000;
 
+/** Releases 2.0.0, a version that passes its health checks but trips the gate's metric while it serves. */
+async function releaseHarmfulVersion(instances: number, props: { readonly bakeMs?: number } = {}) {
+  const h = await stage({ instances });
+  h.guardCapacity(instances, 1);
+  h.sim.faults.alarmWhileServing(h.sim.names.releaseGateAlarmName, '2.0.0');
+  const result = await h.sim.run(h.engine({ version: '2.0.0', ...props }).run());
+  return { h, result };
+}
+
 describe('ReleaseEngine', () => {
   it('moves every target to the new version, one at a time, never below the minimum', async () => {
     const h = await stage({ instances: 4, targetGroup: { deregistrationDelaySeconds: 10 } });
@@ -108,10 +117,7 @@ describe('ReleaseEngine', () => {
   });
 
   it('rolls back every moved target when an alarm fires on the new version', async () => {
-    const h = await stage({ instances: 4 });
-    h.guardCapacity(4, 1);
-    h.sim.faults.alarmWhileServing(h.sim.names.releaseGateAlarmName, '2.0.0');
-    const result = await h.sim.run(h.engine({ version: '2.0.0' }).run());
+    const { h, result } = await releaseHarmfulVersion(4);
     expect(result.outcome).toBe('rolled-back');
     expect(result.failure).toMatchObject({ reasonCode: 'AlarmFiring', step: 'waiting-healthy' });
     expect(h.versions()).toEqual(['1.0.0', '1.0.0', '1.0.0', '1.0.0']);
@@ -125,10 +131,7 @@ describe('ReleaseEngine', () => {
   // two minutes after it starts serving. A two-target release is over before that.
   describe('--bake', () => {
     it('rolls back a version whose alarm fires during the bake, before the next target starts', async () => {
-      const h = await stage({ instances: 2 });
-      h.guardCapacity(2, 1);
-      h.sim.faults.alarmWhileServing(h.sim.names.releaseGateAlarmName, '2.0.0');
-      const result = await h.sim.run(h.engine({ version: '2.0.0', bakeMs: 3 * 60_000 }).run());
+      const { h, result } = await releaseHarmfulVersion(2, { bakeMs: 3 * 60_000 });
       expect(result.outcome).toBe('rolled-back');
       const [first, ...others] = installedOn(h, '2.0.0');
       expect(others).toEqual([]);
@@ -139,10 +142,7 @@ describe('ReleaseEngine', () => {
     });
 
     it('without it, the same bad version passes every check and the gate fires after the release', async () => {
-      const h = await stage({ instances: 2 });
-      h.guardCapacity(2, 1);
-      h.sim.faults.alarmWhileServing(h.sim.names.releaseGateAlarmName, '2.0.0');
-      const result = await h.sim.run(h.engine({ version: '2.0.0' }).run());
+      const { h, result } = await releaseHarmfulVersion(2);
       expect(result.outcome).toBe('succeeded');
       expect(h.versions()).toEqual(['2.0.0', '2.0.0']);
       expect(h.sim.state.firingAlarms()).toEqual([]);
