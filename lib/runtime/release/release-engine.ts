@@ -301,7 +301,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
    * journal, so nothing is touched. Stopped: finished targets keep the new version, the ones in flight
    * go back. Failed: every moved target goes back.
    */
-  private async rollBack(record: ReleaseRecord, moved: readonly Move[], reports: TargetReport[], failure: ReleaseFailure): Promise<ReleaseResult> {
+  private async rollBack(record: ReleaseRecord, moved: readonly Move[], reports: readonly TargetReport[], failure: ReleaseFailure): Promise<ReleaseResult> {
     const { guard } = this.props;
     this.emit('failure', failure);
     const stopReason: unknown = this.controller.signal.reason;
@@ -312,6 +312,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       ? []
       : moved.filter((move) => move.step !== 'preflight' && !this.gone.has(move.targetId) && !(stopped && move.step === 'done'));
     this.emit('rollback', { targets: toRollBack.map((move) => move.targetId) });
+    const rollbackReports: TargetReport[] = [];
     const rollbackFailures: ReleaseFailure[] = [];
     // A fresh signal: the release's own may be aborted, and the rollback must still run to the end.
     const rollbackSignal = new AbortController().signal;
@@ -323,7 +324,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
         rollbackSignal,
         { continueOnFailure: true, skipAlarms: true },
       );
-      reports.push(...back.reports);
+      rollbackReports.push(...back.reports);
       rollbackFailures.push(...back.failures);
     } catch (error) {
       rollbackFailures.push(this.describeFailure(error, undefined));
@@ -331,7 +332,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       if (!lockLost) await guard.release().catch((error) => rollbackFailures.push(this.describeFailure(error, undefined)));
     }
     const outcome: ReleaseOutcome = rollbackFailures.length > 0 ? 'rollback-failed' : stopped || lockLost ? 'aborted' : 'rolled-back';
-    return this.finish(record, outcome, reports, rollbackFailures, failure);
+    return this.finish(record, outcome, [...reports, ...rollbackReports], rollbackFailures, failure);
   }
 
   /** Targets that joined the group during the release and do not run the new version yet. */
