@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { type CapacityRules, type MaxUnavailable, mayTakeOut, resolveCapacity } from './capacity.ts';
+import { type CapacityRules, mayTakeOut, resolveCapacity } from './capacity.ts';
 import type { Clock } from '../clock.ts';
 import {
   AlarmFiringError,
@@ -11,70 +10,14 @@ import {
   SupersededError,
   VersionMismatchError,
 } from './errors.ts';
-import type {
-  AlarmGate,
-  InstanceGuard,
-  Installer,
-  JournalTarget,
-  LockState,
-  ReleaseOutcome,
-  ReleaseRecord,
-  ReleaseStore,
-  TargetPool,
-  TargetStatus,
-  TargetStep,
-} from './ports.ts';
+import type { JournalTarget, LockState, ReleaseOutcome, ReleaseRecord, TargetStatus, TargetStep } from './ports.ts';
+import { type ReleaseEngineProps, resolveReleaseEngineProps, type ResolvedReleaseEngineProps } from './release-engine-props.ts';
 import { acquireReleaseLock, LockHeartbeat } from './release-lock.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 
-export type Direction = 'release' | 'rollback' | 'repair';
+export type { ReleaseEngineProps } from './release-engine-props.ts';
 
-export interface ReleaseEngineProps {
-  readonly pool: TargetPool;
-  readonly installer: Installer;
-  readonly gate: AlarmGate;
-  readonly store: ReleaseStore;
-  readonly guard: InstanceGuard;
-  readonly clock: Clock;
-  /** The version to put on every target. */
-  readonly version: string;
-  /** Who runs the release (CI job, user@host), shown to anyone waiting for the lock. */
-  readonly holder: string;
-  /**
-   * Targets out of the load balancer at once: a count or a percentage of the fleet.
-   * @default 1
-   */
-  readonly maxUnavailable?: MaxUnavailable;
-  /**
-   * Healthy targets that must remain while one is out.
-   * @default - fleet size minus maxUnavailable, and never fewer than 1
-   */
-  readonly minHealthy?: number;
-  /**
-   * Time a target serves on the new version before the alarms are checked.
-   * @default 0
-   */
-  readonly bakeMs?: number;
-  /** @default 10 minutes */
-  readonly installTimeoutMs?: number;
-  /** @default 60 seconds — a killed release's lock can be taken over this long after its last heartbeat */
-  readonly lockTtlMs?: number;
-  /** @default 15 minutes */
-  readonly lockWaitMs?: number;
-  /** @default 5 seconds */
-  readonly lockPollMs?: number;
-  /**
-   * How long to wait for capacity (e.g. a target elsewhere turning healthy) before failing.
-   * @default 5 minutes
-   */
-  readonly capacityWaitMs?: number;
-  /** @default false */
-  readonly supersede?: boolean;
-  /** When the release was asked for; orders versions for `supersede`. @default now */
-  readonly requestedAt?: number;
-  /** @default a random UUID */
-  readonly releaseId?: string;
-}
+export type Direction = 'release' | 'rollback' | 'repair';
 
 export interface StepTiming {
   readonly step: TargetStep;
@@ -147,6 +90,11 @@ function reportOf(move: Move, outcome: TargetReport['outcome']): TargetReport {
   return { targetId: move.targetId, fromVersion: move.fromVersion, toVersion: move.toVersion, direction: move.direction, steps: move.steps, outcome };
 }
 
+/** A target that already runs the version: nothing to do. */
+function skippedReport(targetId: string, version: string): TargetReport {
+  return { targetId, fromVersion: version, toVersion: version, direction: 'release', steps: [], outcome: 'skipped' };
+}
+
 /** The target left the fleet (terminated by the group or by hand) while we worked on it. */
 class TargetGoneError extends ReleaseError {
   constructor(readonly targetId: string) {
@@ -156,6 +104,30 @@ class TargetGoneError extends ReleaseError {
 
 const stepsInOrder: readonly TargetStep[] = ['preflight', 'deregistering', 'draining', 'installing', 'verifying', 'registering', 'waiting-healthy', 'baking', 'done'];
 
+/** Who runs what before anything changes: the fleet, each target's version, and the targets to move. */
+interface ReleasePlan {
+  readonly previousVersion: string;
+  readonly listed: readonly TargetStatus[];
+  readonly versions: ReadonlyMap<string, string | undefined>;
+  readonly rules: CapacityRules;
+  /** Targets not on the version yet; those already out of service first (moving them costs no capacity). */
+  readonly toRelease: readonly string[];
+}
+
+/** A target to move from one version to another. */
+interface MoveWork {
+  readonly targetId: string;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+}
+
+/** What a batch of moves did: the moves started, a report per target, and every failure in order. */
+interface MovesResult {
+  readonly moved: Move[];
+  readonly reports: TargetReport[];
+  readonly failures: ReleaseFailure[];
+}
+
 /**
  * The rolling release: one target (or `maxUnavailable` targets) at a time out of the load balancer,
  * drained, installed, verified, registered, healthy, baked and checked against the alarms; on any
@@ -163,7 +135,7 @@ const stepsInOrder: readonly TargetStep[] = ['preflight', 'deregistering', 'drai
  * release lock throughout, journals every step, and repairs what an interrupted run left behind.
  */
 export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
-  private readonly props: ReleaseEngineProps;
+  private readonly props: ResolvedReleaseEngineProps;
   private readonly clock: Clock;
   private readonly controller = new AbortController();
   private readonly releaseId: string;
@@ -175,9 +147,9 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
 
   constructor(props: ReleaseEngineProps) {
     super();
-    this.props = props;
-    this.clock = props.clock;
-    this.releaseId = props.releaseId ?? randomUUID();
+    this.props = resolveReleaseEngineProps(props);
+    this.clock = this.props.clock;
+    this.releaseId = this.props.releaseId;
     // Every wait and AWS call of a wave listens on this one signal: dozens at once is normal.
     setMaxListeners(200, this.controller.signal);
   }
@@ -196,10 +168,9 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
   // --- the whole run ---------------------------------------------------------------------------
 
   private async execute(): Promise<ReleaseResult> {
-    const { store, clock, version } = this.props;
+    const { store, clock, version, lockTtlMs } = this.props;
     const startedAt = clock.now();
     const requestedAt = this.props.requestedAt ?? startedAt;
-    const ttlMs = this.props.lockTtlMs ?? 60_000;
     const holder = { releaseId: this.releaseId, version, holder: this.props.holder, requestedAt };
 
     let lock: LockState;
@@ -208,10 +179,10 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
         store,
         clock,
         holder,
-        ttlMs,
-        waitMs: this.props.lockWaitMs ?? 15 * 60_000,
-        pollMs: this.props.lockPollMs ?? 5_000,
-        supersede: this.props.supersede ?? false,
+        ttlMs: lockTtlMs,
+        waitMs: this.props.lockWaitMs,
+        pollMs: this.props.lockPollMs,
+        supersede: this.props.supersede,
         signal: this.controller.signal,
         onWaiting: (heldBy) => this.emit('lock-waiting', { holder: heldBy.holder, version: heldBy.version, expiresAt: heldBy.expiresAt }),
         onTakeover: (from) => this.emit('warning', { message: `took over the lock of ${from.holder} (${from.version}), which stopped heartbeating` }),
@@ -228,7 +199,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       store,
       clock,
       lock,
-      ttlMs,
+      ttlMs: lockTtlMs,
       onLost: (error) => this.controller.abort(error),
       onError: (error) => this.emit('warning', { message: `lock heartbeat failed, retrying: ${String(error)}` }),
     });
@@ -243,16 +214,40 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
     }
   }
 
+  /** Plan, check there is capacity to start, move every target, and roll back what moved if any move failed. */
   private async release(startedAt: number, requestedAt: number): Promise<ReleaseResult> {
-    const { pool, installer, guard, store, version } = this.props;
-    const signal = this.controller.signal;
+    const { guard, store, version } = this.props;
+    const plan = await this.plan();
+    const record: ReleaseRecord = { releaseId: this.releaseId, version, previousVersion: plan.previousVersion, holder: this.props.holder, requestedAt, startedAt, targets: plan.listed.length };
+    const skipped = plan.listed.filter((target) => !plan.toRelease.includes(target.id)).map((target) => skippedReport(target.id, version));
+    if (plan.toRelease.length === 0) {
+      await guard.setLaunchVersion(version, this.controller.signal);
+      await store.startJournal(record);
+      return this.finish(record, 'succeeded', skipped, [], undefined);
+    }
+    this.refuseWithoutSpareCapacity(plan);
 
-    // --- plan: who runs what -------------------------------------------------------------------
+    await store.startJournal(record);
+    await guard.hold(this.controller.signal);
+    const forward = await this.rollForward(plan, skipped);
+    const reports = [...skipped, ...forward.reports];
+    const [failure] = forward.failures;
+    if (!failure) {
+      await guard.release();
+      return this.finish(record, 'succeeded', reports, [], undefined);
+    }
+    return this.rollBack(record, forward.moved, reports, failure);
+  }
+
+  /** Reads the fleet and each target's version, and decides the order targets go in. */
+  private async plan(): Promise<ReleasePlan> {
+    const { pool, installer, guard, version } = this.props;
+    const signal = this.controller.signal;
     const previousVersion = (await guard.launchVersion(signal)) ?? 'none';
     const listed = await pool.listTargets(signal);
     for (const target of listed) this.fleet.add(target.id);
     const versions = new Map(await Promise.all(listed.map(async (target) => [target.id, await installer.installedVersion(target.id, signal).catch(() => undefined)] as const)));
-    const rules = resolveCapacity(listed.length, this.props.maxUnavailable ?? 1, this.props.minHealthy);
+    const rules = this.capacityRules(listed.length);
     // Targets already out of service go first: moving them costs no capacity.
     const toRelease = listed
       .filter((target) => versions.get(target.id) !== version)
@@ -265,16 +260,11 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       toRelease,
       rules,
     });
+    return { previousVersion, listed, versions, rules, toRelease };
+  }
 
-    const record: ReleaseRecord = { releaseId: this.releaseId, version, previousVersion, holder: this.props.holder, requestedAt, startedAt, targets: listed.length };
-    const reports: TargetReport[] = listed
-      .filter((target) => !toRelease.includes(target.id))
-      .map((target) => ({ targetId: target.id, fromVersion: version, toVersion: version, direction: 'release', steps: [], outcome: 'skipped' }));
-    if (toRelease.length === 0) {
-      await guard.setLaunchVersion(version, signal);
-      await store.startJournal(record);
-      return this.finish(record, 'succeeded', reports, [], undefined);
-    }
+  /** Fails before changing anything when the only targets to move are healthy and none may leave. */
+  private refuseWithoutSpareCapacity({ listed, toRelease, rules }: ReleasePlan): void {
     const healthyNow = listed.filter((target) => target.state === 'healthy').length;
     const onlyHealthyToMove = toRelease.every((id) => listed.find((target) => target.id === id)?.state === 'healthy');
     if (onlyHealthyToMove && healthyNow - 1 < rules.minHealthy) {
@@ -283,104 +273,110 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
           + '(an ALB fails open when none is); scale the group to at least 2 healthy targets, or lower --min-healthy',
       );
     }
+  }
 
-    await store.startJournal(record);
-    await guard.hold(signal);
-    const moved: Move[] = [];
-    let failure: ReleaseFailure | undefined;
+  /** Points new instances at the version, moves the planned targets, then any that joined meanwhile. */
+  private async rollForward(plan: ReleasePlan, skipped: readonly TargetReport[]): Promise<MovesResult> {
+    const { guard, version } = this.props;
+    const signal = this.controller.signal;
     try {
       // New instances launched during the release come up on the new version.
       await guard.setLaunchVersion(version, signal);
-      failure = await this.moveAll(
-        toRelease.map((targetId) => ({ targetId, fromVersion: versions.get(targetId) ?? previousVersion, toVersion: version })),
-        'release',
-        moved,
-        reports,
-        signal,
-      );
-      if (!failure) {
-        // Instances the group launched before the new launch version was set are caught here.
-        failure = await this.releaseLateArrivals(moved, reports, signal);
-      }
     } catch (error) {
-      failure = this.describeFailure(error, undefined);
+      return { moved: [], reports: [], failures: [this.describeFailure(error, undefined)] };
     }
+    const planned = await this.moveAll(
+      plan.toRelease.map((targetId) => ({ targetId, fromVersion: plan.versions.get(targetId) ?? plan.previousVersion, toVersion: version })),
+      'release',
+      signal,
+    );
+    if (planned.failures.length > 0) return planned;
+    // Instances the group launched before the new launch version was set are caught here.
+    const late = await this.releaseLateArrivals([...skipped, ...planned.reports], signal);
+    return { moved: [...planned.moved, ...late.moved], reports: [...planned.reports, ...late.reports], failures: late.failures };
+  }
 
-    if (!failure) {
-      await guard.release();
-      return this.finish(record, 'succeeded', reports, [], undefined);
-    }
-
-    // --- rollback: the same careful path back ----------------------------------------------------
+  /**
+   * The same careful path back. Lock lost: another release owns the fleet now and repairs from the
+   * journal, so nothing is touched. Stopped: finished targets keep the new version, the ones in flight
+   * go back. Failed: every moved target goes back.
+   */
+  private async rollBack(record: ReleaseRecord, moved: readonly Move[], reports: readonly TargetReport[], failure: ReleaseFailure): Promise<ReleaseResult> {
+    const { guard } = this.props;
     this.emit('failure', failure);
-    const stopReason: unknown = signal.reason;
+    const stopReason: unknown = this.controller.signal.reason;
     const lockLost = stopReason instanceof LockLostError;
     const stopped = stopReason instanceof ReleaseError && stopReason.reasonCode === 'Stopped';
-    // Lock lost: another release owns the fleet now and repairs from the journal; touch nothing.
-    // Stopped: finished targets keep the new version, the ones in flight go back. Failed: all go back.
     // A move still at preflight never left the load balancer.
     const toRollBack = lockLost
       ? []
       : moved.filter((move) => move.step !== 'preflight' && !this.gone.has(move.targetId) && !(stopped && move.step === 'done'));
     this.emit('rollback', { targets: toRollBack.map((move) => move.targetId) });
+    const rollbackReports: TargetReport[] = [];
     const rollbackFailures: ReleaseFailure[] = [];
     // A fresh signal: the release's own may be aborted, and the rollback must still run to the end.
     const rollbackSignal = new AbortController().signal;
     try {
-      if (!lockLost && !stopped) await guard.setLaunchVersion(previousVersion, rollbackSignal);
-      const rollbackReports: TargetReport[] = [];
-      await this.moveAll(
+      if (!lockLost && !stopped) await guard.setLaunchVersion(record.previousVersion, rollbackSignal);
+      const back = await this.moveAll(
         toRollBack.map((move) => ({ targetId: move.targetId, fromVersion: move.toVersion, toVersion: move.fromVersion })),
         'rollback',
-        [],
-        rollbackReports,
         rollbackSignal,
-        { continueOnFailure: true, skipAlarms: true, failures: rollbackFailures },
+        { continueOnFailure: true, skipAlarms: true },
       );
-      reports.push(...rollbackReports);
+      rollbackReports.push(...back.reports);
+      rollbackFailures.push(...back.failures);
     } catch (error) {
       rollbackFailures.push(this.describeFailure(error, undefined));
     } finally {
       if (!lockLost) await guard.release().catch((error) => rollbackFailures.push(this.describeFailure(error, undefined)));
     }
     const outcome: ReleaseOutcome = rollbackFailures.length > 0 ? 'rollback-failed' : stopped || lockLost ? 'aborted' : 'rolled-back';
-    return this.finish(record, outcome, reports, rollbackFailures, failure);
+    return this.finish(record, outcome, [...reports, ...rollbackReports], rollbackFailures, failure);
   }
 
   /** Targets that joined the group during the release and do not run the new version yet. */
-  private async releaseLateArrivals(moved: Move[], reports: TargetReport[], signal: AbortSignal): Promise<ReleaseFailure | undefined> {
+  private async releaseLateArrivals(handledReports: readonly TargetReport[], signal: AbortSignal): Promise<MovesResult> {
     const { pool, installer, version } = this.props;
-    const handled = new Set(reports.map((report) => report.targetId));
-    const listed = await pool.listTargets(signal);
-    const late: { targetId: string; fromVersion: string; toVersion: string }[] = [];
-    for (const target of listed.filter((candidate) => !handled.has(candidate.id))) {
-      const installed = await installer.installedVersion(target.id, signal).catch(() => undefined);
-      if (installed === version) {
-        reports.push({ targetId: target.id, fromVersion: version, toVersion: version, direction: 'release', steps: [], outcome: 'skipped' });
-      } else {
-        late.push({ targetId: target.id, fromVersion: installed ?? 'none', toVersion: version });
+    const handled = new Set(handledReports.map((report) => report.targetId));
+    const reports: TargetReport[] = [];
+    const late: MoveWork[] = [];
+    try {
+      const listed = await pool.listTargets(signal);
+      for (const target of listed.filter((candidate) => !handled.has(candidate.id))) {
+        const installed = await installer.installedVersion(target.id, signal).catch(() => undefined);
+        if (installed === version) reports.push(skippedReport(target.id, version));
+        else late.push({ targetId: target.id, fromVersion: installed ?? 'none', toVersion: version });
       }
+    } catch (error) {
+      return { moved: [], reports, failures: [this.describeFailure(error, undefined)] };
     }
-    if (late.length === 0) return undefined;
-    return this.moveAll(late, 'release', moved, reports, signal);
+    if (late.length === 0) return { moved: [], reports, failures: [] };
+    const moves = await this.moveAll(late, 'release', signal);
+    return { ...moves, reports: [...reports, ...moves.reports] };
   }
 
   // --- moving targets under the capacity rules -------------------------------------------------
 
+  /**
+   * Moves every target of `work`, as many at once as the capacity rules allow. Stops starting new
+   * moves after the first failure (unless `continueOnFailure`) or an abort, and always lets the moves
+   * in flight finish before it returns.
+   */
   private async moveAll(
-    work: { targetId: string; fromVersion: string; toVersion: string }[],
+    work: readonly MoveWork[],
     direction: Direction,
-    moved: Move[],
-    reports: TargetReport[],
     signal: AbortSignal,
-    options: { continueOnFailure?: boolean; skipAlarms?: boolean; failures?: ReleaseFailure[] } = {},
-  ): Promise<ReleaseFailure | undefined> {
+    options: { readonly continueOnFailure?: boolean; readonly skipAlarms?: boolean } = {},
+  ): Promise<MovesResult> {
     const queue = [...work];
     const inFlight = new Map<string, Promise<void>>();
-    let firstFailure: ReleaseFailure | undefined;
+    const moved: Move[] = [];
+    const reports: TargetReport[] = [];
+    const failures: ReleaseFailure[] = [];
     let waitingSince: number | undefined;
 
-    const start = (item: (typeof work)[number]) => {
+    const start = (item: MoveWork) => {
       this.fleet.add(item.targetId);
       const move: Move = { ...item, journalId: this.releaseId, direction, steps: [], step: 'preflight' };
       moved.push(move);
@@ -397,65 +393,78 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
             this.emit('target-gone', { targetId: move.targetId, direction });
             return;
           }
-          const failure = this.describeFailure(error, move);
           reports.push(reportOf(move, 'failed'));
-          options.failures?.push(failure);
-          firstFailure ??= failure;
+          failures.push(this.describeFailure(error, move));
         })
         .finally(() => inFlight.delete(move.targetId));
       inFlight.set(move.targetId, task);
     };
+    // Stop starting; let the targets already out come back before deciding what next.
+    const settle = async (failure?: ReleaseFailure): Promise<MovesResult> => {
+      if (failure) failures.push(failure);
+      await Promise.all(inFlight.values());
+      return { moved, reports, failures };
+    };
 
-    while (queue.length > 0 || inFlight.size > 0) {
-      if ((firstFailure && !options.continueOnFailure) || signal.aborted) {
-        // Stop starting; let the targets already out come back before deciding what next.
-        await Promise.all(inFlight.values());
-        if (signal.aborted && !firstFailure) firstFailure = this.describeFailure(signal.reason, undefined);
-        break;
-      }
-      const view = await this.fleetView(signal);
-      // The fleet can shrink (an instance terminated) or grow mid-release: the rules follow it.
-      const rules = resolveCapacity(view.length, this.props.maxUnavailable ?? 1, this.props.minHealthy);
-      let started = false;
-      while (queue.length > 0 && inFlight.size < rules.maxUnavailable) {
-        const index = queue.findIndex((item) => {
+    try {
+      while (queue.length > 0 || inFlight.size > 0) {
+        if (failures.length > 0 && !options.continueOnFailure) return settle();
+        if (signal.aborted) {
+          await settle();
+          // The abort is the failure only if no move failed on its way back.
+          if (failures.length === 0) failures.push(this.describeFailure(signal.reason, undefined));
+          return { moved, reports, failures };
+        }
+        const view = await this.fleetView(signal);
+        // The fleet can shrink (an instance terminated) or grow mid-release: the rules follow it.
+        const rules = this.capacityRules(view.length);
+        let started = false;
+        while (queue.length > 0 && inFlight.size < rules.maxUnavailable) {
+          const index = queue.findIndex((item) => {
+            const status = view.find((target) => target.id === item.targetId);
+            return status === undefined || mayTakeOut(status, view, rules);
+          });
+          if (index < 0) break;
+          const [item] = queue.splice(index, 1);
           const status = view.find((target) => target.id === item.targetId);
-          return status === undefined || mayTakeOut(status, view, rules);
-        });
-        if (index < 0) break;
-        const [item] = queue.splice(index, 1);
-        const status = view.find((target) => target.id === item.targetId);
-        if (status === undefined && direction === 'release' && (await this.props.guard.isTerminated(item.targetId, signal).catch(() => false))) {
-          this.gone.add(item.targetId);
-          // Gone from the target group before we touched it (terminated); nothing to move.
-          reports.push({ ...item, direction, steps: [], outcome: 'gone' });
-          this.emit('target-gone', { targetId: item.targetId, direction });
+          if (status === undefined && direction === 'release' && (await this.props.guard.isTerminated(item.targetId, signal).catch(() => false))) {
+            this.gone.add(item.targetId);
+            // Gone from the target group before we touched it (terminated); nothing to move.
+            reports.push({ ...item, direction, steps: [], outcome: 'gone' });
+            this.emit('target-gone', { targetId: item.targetId, direction });
+            continue;
+          }
+          start(item);
+          // Count it as out for the next decision in this round.
+          const self = view.find((target) => target.id === item.targetId);
+          if (self) view.splice(view.indexOf(self), 1, { ...self, state: 'draining' });
+          started = true;
+        }
+        if (started || inFlight.size > 0) {
+          waitingSince = undefined;
+          await Promise.race(inFlight.values());
           continue;
         }
-        start(item);
-        // Count it as out for the next decision in this round.
-        const self = view.find((target) => target.id === item.targetId);
-        if (self) view.splice(view.indexOf(self), 1, { ...self, state: 'draining' });
-        started = true;
+        // Nothing may start and nothing is running: wait for capacity to come back, bounded.
+        waitingSince ??= this.clock.now();
+        if (this.clock.now() - waitingSince >= this.props.capacityWaitMs) {
+          const healthy = view.filter((target) => target.state === 'healthy').length;
+          return settle(this.describeFailure(
+            new CapacityError(`only ${healthy} of ${view.length} targets are healthy; taking another out would go below ${rules.minHealthy} healthy or above ${rules.maxUnavailable} unavailable`),
+            undefined,
+          ));
+        }
+        await this.clock.sleep(5_000, signal).catch(() => undefined);
       }
-      if (started || inFlight.size > 0) {
-        waitingSince = undefined;
-        await Promise.race(inFlight.values());
-        continue;
-      }
-      // Nothing may start and nothing is running: wait for capacity to come back, bounded.
-      waitingSince ??= this.clock.now();
-      if (this.clock.now() - waitingSince >= (this.props.capacityWaitMs ?? 5 * 60_000)) {
-        const healthy = view.filter((target) => target.state === 'healthy').length;
-        firstFailure = this.describeFailure(
-          new CapacityError(`only ${healthy} of ${view.length} targets are healthy; taking another out would go below ${rules.minHealthy} healthy or above ${rules.maxUnavailable} unavailable`),
-          undefined,
-        );
-        break;
-      }
-      await this.clock.sleep(5_000, signal).catch(() => undefined);
+      return { moved, reports, failures };
+    } catch (error) {
+      // The fleet could not be read (or anything unexpected): like a failed move, it stops the release.
+      return settle(this.describeFailure(error, undefined));
     }
-    return firstFailure;
+  }
+
+  private capacityRules(fleetSize: number): CapacityRules {
+    return resolveCapacity(fleetSize, this.props.maxUnavailable, this.props.minHealthy);
   }
 
   /**
@@ -498,7 +507,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       if (installed !== toVersion) {
         let reportedVersion: string | undefined;
         await this.step(move, 'installing', async () => {
-          ({ reportedVersion } = await installer.install(targetId, toVersion, { timeoutMs: this.props.installTimeoutMs ?? 10 * 60_000, signal }));
+          ({ reportedVersion } = await installer.install(targetId, toVersion, { timeoutMs: this.props.installTimeoutMs, signal }));
         });
         await this.step(move, 'verifying', async () => {
           const reported = reportedVersion ?? (await installer.installedVersion(targetId, signal));
@@ -508,7 +517,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       await this.step(move, 'registering', () => pool.register(targetId, signal));
       inService = true;
       await this.step(move, 'waiting-healthy', () => pool.waitHealthy(targetId, signal));
-      if (this.props.bakeMs) await this.step(move, 'baking', () => this.clock.sleep(this.props.bakeMs ?? 0, signal));
+      if (this.props.bakeMs > 0) await this.step(move, 'baking', () => this.clock.sleep(this.props.bakeMs, signal));
       if (!skipAlarms) {
         const firing = await gate.firingAlarms(signal);
         if (firing.length > 0) throw new AlarmFiringError(firing);
@@ -574,7 +583,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
         if (listed?.state === 'healthy' && (installed === target.toVersion || installed === target.fromVersion)) continue;
         if (stepsInOrder.indexOf(target.step) >= stepsInOrder.indexOf('installing') && installed !== target.toVersion && installed !== target.fromVersion) {
           await this.step(move, 'installing', async () => {
-            await installer.install(target.targetId, target.toVersion, { timeoutMs: this.props.installTimeoutMs ?? 10 * 60_000, signal });
+            await installer.install(target.targetId, target.toVersion, { timeoutMs: this.props.installTimeoutMs, signal });
           });
         }
         if (listed === undefined || listed.state === 'draining' || listed.state === 'unused') {

@@ -5,12 +5,13 @@ import type {
   DescribeAutoScalingInstancesCommandInput,
 } from '@aws-sdk/client-auto-scaling';
 import { awsError } from './aws-errors.ts';
-import type { Fleet } from './fleet.ts';
+import type { Fleet, SimulatedInstance } from './fleet.ts';
 import type { SimulatedParameterStore } from './parameter-store.ts';
 import type { SimulatedRunCommand } from './run-command.ts';
 import type { SimulationContext } from './simulation-context.ts';
 import type { SimulatedTargetGroup } from './target-group.ts';
 
+/** Every process SuspendProcesses / ResumeProcesses accept (omitting the list means all of them). */
 export const SCALING_PROCESSES = [
   'Launch',
   'Terminate',
@@ -23,29 +24,74 @@ export const SCALING_PROCESSES = [
   'ScheduledActions',
 ] as const;
 
+export type ScalingProcess = (typeof SCALING_PROCESSES)[number];
+
 export interface AutoScalingGroupSettings {
-  /** How long the group takes to notice an unhealthy or terminated instance. @default 10 seconds */
+  /** How long the group takes to notice an unhealthy or terminated instance, or any other change. @default 10 seconds */
   readonly reactionMs?: number;
   /** How long a replacement takes from launch to registering itself (boot plus install). @default 60 seconds */
   readonly bootMs?: number;
   /** New instances are not replaced for failing ELB checks this long after launch. @default 300 seconds */
   readonly healthCheckGracePeriodMs?: number;
+  /** The zones of the group's subnets; the starting fleet is spread over them in turn. @default ['us-east-1a', 'us-east-1b'] */
+  readonly availabilityZones?: readonly string[];
+  /** @default - the stack's minCapacity, 2 (or the starting fleet, if smaller) */
+  readonly minSize?: number;
+  /** @default - twice the starting fleet */
+  readonly maxSize?: number;
+}
+
+/** A scheduled action (PutScheduledUpdateGroupAction): at `at`, the desired capacity becomes `desiredCapacity`. */
+export interface ScheduledAction {
+  readonly at: number;
+  readonly desiredCapacity: number;
+}
+
+/** A simple scaling policy whose CloudWatch alarm is in breach from `at` until `until` (or for good). */
+export interface ScalingAlarm {
+  readonly at: number;
+  readonly until?: number;
+  /** Instances added (positive) or removed (negative) when the policy runs. */
+  readonly adjustment: number;
 }
 
 /**
- * The app tier's Auto Scaling group (ELB health checks): it replaces instances that are terminated
- * or that the target group reports unhealthy, unless the processes that do so are suspended.
+ * The app tier's Auto Scaling group (ELB health checks), with each process AWS documents for
+ * SuspendProcesses doing what it does unless suspended:
+ * - HealthCheck marks an instance unhealthy when it is terminated or the target group reports it
+ *   unhealthy (after the grace period); the mark sticks, even once the target recovers. A custom
+ *   health check (SetInstanceHealth) marks an instance whatever HealthCheck's state.
+ * - ReplaceUnhealthy terminates marked instances (Terminate) and the capacity check launches
+ *   replacements (Launch); suspended, marks wait and are acted on at resume.
+ * - Launch and Terminate move the group towards its desired capacity; new instances go into the zone
+ *   with the fewest, a scale-in takes one from the zone with the most.
+ * - AddToLoadBalancer registers what the group launches.
+ * - AZRebalance launches into the emptiest zone, then terminates from the fullest, when the zones
+ *   differ by more than one instance.
+ * - ScheduledActions run at their time; one due while suspended is skipped for good.
+ * - AlarmNotification runs a scaling policy when its alarm breaches; suspended, a policy still in
+ *   breach at resume runs then.
+ * - InstanceRefresh replaces every instance launched before the refresh began, one at a time.
  * Replacements boot with the version in the current-version parameter and register themselves.
  */
 export class SimulatedAutoScalingGroup {
   readonly name: string;
-  readonly desiredCapacity: number;
+  readonly minSize: number;
+  readonly maxSize: number;
+  desiredCapacity: number;
   readonly suspended = new Set<string>();
   private readonly parameterName: string;
   private readonly members = new Set<string>();
+  /** Instances marked unhealthy: replaced by ReplaceUnhealthy, never healthy again. */
+  private readonly markedUnhealthy = new Set<string>();
+  private readonly zones: string[];
   private readonly reactionMs: number;
   private readonly bootMs: number;
   private readonly gracePeriodMs: number;
+  private readonly scalingAlarms: { readonly alarm: ScalingAlarm; ran: boolean }[] = [];
+  /** Instances an instance refresh still has to replace. */
+  private readonly toRefresh = new Set<string>();
+  private refreshCheck?: () => void;
 
   constructor(
     private readonly context: SimulationContext,
@@ -58,10 +104,18 @@ export class SimulatedAutoScalingGroup {
     this.name = settings.name;
     this.parameterName = settings.parameterName;
     this.desiredCapacity = settings.desiredCapacity;
+    this.minSize = settings.minSize ?? Math.min(2, settings.desiredCapacity);
+    this.maxSize = settings.maxSize ?? settings.desiredCapacity * 2;
+    this.zones = [...(settings.availabilityZones ?? ['us-east-1a', 'us-east-1b'])];
     this.reactionMs = settings.reactionMs ?? 10_000;
     this.bootMs = settings.bootMs ?? 60_000;
     this.gracePeriodMs = settings.healthCheckGracePeriodMs ?? 300_000;
     targetGroup.onUnhealthy = () => this.reactSoon();
+  }
+
+  /** The zone the starting fleet's `index`-th instance is in. */
+  startingZone(index: number): string {
+    return this.zones[index % this.zones.length];
   }
 
   adopt(id: string): void {
@@ -84,6 +138,8 @@ export class SimulatedAutoScalingGroup {
     this.reactSoon();
   }
 
+  // --- what happens to the group from outside -----------------------------------------------------
+
   /** An instance dies outside the group's control (hardware, spot, a person). */
   terminateExternally(id: string): void {
     if (!this.fleet.get(id)?.running) return;
@@ -93,17 +149,59 @@ export class SimulatedAutoScalingGroup {
     this.reactSoon();
   }
 
+  /** A custom health check calls SetInstanceHealth Unhealthy: HealthCheck's suspension does not stop it. */
+  setInstanceHealth(id: string, health: 'Healthy' | 'Unhealthy'): void {
+    if (!this.members.has(id)) throw awsError('autoScaling', 'ValidationError', `Instance Id not found - No managed instance found for instance ID: ${id}`);
+    if (health === 'Unhealthy') this.mark(id, 'set unhealthy by a custom health check');
+    else this.markedUnhealthy.delete(id);
+    this.reactSoon();
+  }
+
+  /** Schedules PutScheduledUpdateGroupAction's action. */
+  scheduleAction(action: ScheduledAction): void {
+    this.context.log.at(action.at, () => {
+      if (!this.active('ScheduledActions')) {
+        this.context.log.record('auto-scaling', 'ScheduledActions', `skipped the action due now (desired ${action.desiredCapacity}): suspended`);
+        return;
+      }
+      this.setDesired(action.desiredCapacity, 'scheduled action');
+    });
+  }
+
+  /** A scaling policy's alarm breaches at `at` (and stops at `until`). */
+  addScalingAlarm(alarm: ScalingAlarm): void {
+    const entry = { alarm, ran: false };
+    this.scalingAlarms.push(entry);
+    this.context.log.at(alarm.at, () => this.runScalingPolicies());
+  }
+
+  /** The group's subnets now also cover `zone` (a deploy added one, or the zone came back). */
+  addAvailabilityZone(zone: string): void {
+    this.zones.push(zone);
+    this.context.log.record('auto-scaling', zone, 'availability zone added');
+    this.reactSoon();
+  }
+
+  /** StartInstanceRefresh: every instance in the group now is replaced, one at a time. */
+  startInstanceRefresh(): void {
+    for (const instance of this.memberInstances()) if (instance.lifecycle === 'InService') this.toRefresh.add(instance.id);
+    this.context.log.record('auto-scaling', 'InstanceRefresh', `started (${this.toRefresh.size} instances)`);
+    this.reactSoon();
+  }
+
+  // --- the API ---------------------------------------------------------------------------------------
+
   describeGroups(input: DescribeAutoScalingGroupsCommandInput): AutoScalingGroup[] {
     // Unknown names are left out, as AWS does.
     if (input.AutoScalingGroupNames?.length && !input.AutoScalingGroupNames.includes(this.name)) return [];
     return [
       {
         AutoScalingGroupName: this.name,
-        MinSize: this.desiredCapacity,
-        MaxSize: this.desiredCapacity * 2,
+        MinSize: this.minSize,
+        MaxSize: this.maxSize,
         DesiredCapacity: this.desiredCapacity,
         DefaultCooldown: 300,
-        AvailabilityZones: ['us-east-1a', 'us-east-1b'],
+        AvailabilityZones: [...this.zones],
         HealthCheckType: 'ELB',
         HealthCheckGracePeriod: this.gracePeriodMs / 1000,
         TargetGroupARNs: [this.targetGroup.arn],
@@ -133,7 +231,181 @@ export class SimulatedAutoScalingGroup {
       }));
   }
 
-  private memberInstances() {
+  // --- the processes ---------------------------------------------------------------------------------
+
+  private reactSoon(): void {
+    this.context.log.at(this.context.clock.now() + this.reactionMs, () => this.reconcile());
+  }
+
+  /** What the group's periodic checks would do now, process by process. */
+  private reconcile(): void {
+    this.checkHealth();
+    this.replaceUnhealthy();
+    this.runScalingPolicies();
+    this.keepDesiredCapacity();
+    this.rebalanceZones();
+    this.refreshInstances();
+  }
+
+  /** HealthCheck: marks terminated instances, and targets the load balancer reports unhealthy after the grace period. */
+  private checkHealth(): void {
+    if (!this.active('HealthCheck')) return;
+    const now = this.context.clock.now();
+    for (const instance of this.memberInstances()) {
+      if (!instance.running) this.mark(instance.id, 'EC2 reports it terminated');
+      else if (instance.lifecycle === 'InService' && this.targetGroup.state(instance.id) === 'unhealthy' && now - instance.launchedAt >= this.gracePeriodMs) {
+        this.mark(instance.id, 'the load balancer reports it unhealthy');
+      }
+    }
+  }
+
+  /** ReplaceUnhealthy: terminates marked instances (the capacity check then launches replacements). */
+  private replaceUnhealthy(): void {
+    if (!this.active('ReplaceUnhealthy') || !this.active('Terminate')) return;
+    for (const instance of this.memberInstances()) {
+      if (!this.markedUnhealthy.has(instance.id)) continue;
+      if (instance.lifecycle === 'Terminated') {
+        this.targetGroup.remove(instance.id);
+        this.members.delete(instance.id);
+        this.context.log.record('auto-scaling', instance.id, 'removed the terminated instance from the group');
+      } else if (instance.lifecycle === 'InService') {
+        this.terminateMember(instance.id, 'replacing the unhealthy instance');
+      }
+    }
+  }
+
+  /** AlarmNotification: each policy whose alarm is in breach runs once. */
+  private runScalingPolicies(): void {
+    if (!this.active('AlarmNotification')) return;
+    const now = this.context.clock.now();
+    for (const entry of this.scalingAlarms) {
+      const { at, until, adjustment } = entry.alarm;
+      if (entry.ran || now < at || (until !== undefined && now >= until)) continue;
+      entry.ran = true;
+      this.setDesired(this.desiredCapacity + adjustment, `scaling policy (${adjustment > 0 ? '+' : ''}${adjustment})`);
+    }
+  }
+
+  /** Launch and Terminate: towards the desired capacity. A terminated instance counts until it is removed. */
+  private keepDesiredCapacity(): void {
+    if (this.active('Launch')) {
+      for (let count = this.members.size; count < this.desiredCapacity; count += 1) this.launch();
+    }
+    const serving = this.memberInstances().filter((instance) => instance.lifecycle === 'InService' || instance.lifecycle === 'Pending');
+    // A rebalance launches before it terminates: wait for the new instance before scaling in.
+    if (!this.active('Terminate') || serving.some((instance) => instance.lifecycle === 'Pending')) return;
+    for (let count = serving.length; count > this.desiredCapacity; count -= 1) {
+      const victim = this.scaleInCandidate();
+      if (!victim) return;
+      this.terminateMember(victim.id, 'scaling in');
+    }
+  }
+
+  /** AZRebalance: one launch into the emptiest zone; the capacity check then scales in the fullest. */
+  private rebalanceZones(): void {
+    if (!this.active('AZRebalance') || !this.active('Launch') || this.busy()) return;
+    const counts = this.zoneCounts();
+    const fewest = Math.min(...counts.values());
+    const most = Math.max(...counts.values());
+    if (most - fewest <= 1) return;
+    this.context.log.record('auto-scaling', 'AZRebalance', `zones hold ${[...counts.values()].join('/')} instances: rebalancing`);
+    this.launch();
+  }
+
+  /** InstanceRefresh: terminates the next instance to replace once the last replacement serves. */
+  private refreshInstances(): void {
+    if (this.toRefresh.size === 0 || !this.active('InstanceRefresh') || !this.active('Launch') || !this.active('Terminate')) return;
+    const serving = this.memberInstances().every((instance) => instance.lifecycle === 'InService' && this.targetGroup.state(instance.id) === 'healthy');
+    if (!serving) {
+      // Look again once the replacement may be healthy.
+      this.refreshCheck ??= this.context.log.at(this.context.clock.now() + this.reactionMs, () => {
+        this.refreshCheck = undefined;
+        this.reconcile();
+      });
+      return;
+    }
+    for (const id of this.toRefresh) {
+      this.toRefresh.delete(id);
+      if (this.fleet.get(id)?.lifecycle !== 'InService' || !this.members.has(id)) continue;
+      this.terminateMember(id, 'instance refresh');
+      return;
+    }
+  }
+
+  // --- helpers -----------------------------------------------------------------------------------------
+
+  private setDesired(desired: number, why: string): void {
+    const clamped = Math.min(this.maxSize, Math.max(this.minSize, desired));
+    if (clamped === this.desiredCapacity) return;
+    this.context.log.record('auto-scaling', this.name, `desired capacity ${this.desiredCapacity} → ${clamped} (${why})`);
+    this.desiredCapacity = clamped;
+    this.reconcile();
+  }
+
+  private mark(id: string, why: string): void {
+    if (this.markedUnhealthy.has(id)) return;
+    this.markedUnhealthy.add(id);
+    this.context.log.record('auto-scaling', id, `marked unhealthy: ${why}`);
+  }
+
+  /** Deregister (the target drains), terminate, remove; then the capacity check runs again. */
+  private terminateMember(id: string, why: string): void {
+    this.context.log.record('auto-scaling', id, why);
+    this.fleet.setLifecycle(id, 'Terminating');
+    this.targetGroup.deregister([id]);
+    this.context.log.at(this.context.clock.now() + this.targetGroup.deregistrationDelayMs, () => {
+      this.fleet.terminate(id);
+      this.runCommand.instanceTerminated(id);
+      this.targetGroup.remove(id);
+      this.members.delete(id);
+      this.markedUnhealthy.delete(id);
+      this.reconcile();
+    });
+  }
+
+  /** The default termination policy, simplified: the zone with the most instances, then the oldest instance there. */
+  private scaleInCandidate(): SimulatedInstance | undefined {
+    const counts = this.zoneCounts();
+    const fullest = [...counts.entries()].sort(([, left], [, right]) => right - left)[0]?.[0];
+    return this.memberInstances()
+      .filter((instance) => instance.lifecycle === 'InService' && instance.availabilityZone === fullest)
+      .sort((left, right) => left.launchedAt - right.launchedAt || left.id.localeCompare(right.id))[0];
+  }
+
+  private launch(): void {
+    const counts = this.zoneCounts();
+    const zone = [...counts.entries()].sort(([, left], [, right]) => left - right)[0][0];
+    const instance = this.fleet.launch({ version: undefined, appUp: false, lifecycle: 'Pending', availabilityZone: zone });
+    this.members.add(instance.id);
+    this.context.log.at(this.context.clock.now() + this.bootMs, () => {
+      if (!instance.running) return;
+      // The user data installs whatever the parameter names; "none" means wait for the first release.
+      const version = this.parameters.value(this.parameterName);
+      if (version !== undefined && version !== 'none') {
+        this.fleet.setVersion(instance.id, version);
+        this.fleet.setAppUp(instance.id, true);
+      }
+      this.fleet.setLifecycle(instance.id, 'InService');
+      if (this.active('AddToLoadBalancer')) this.targetGroup.register([instance.id]);
+      this.reactSoon();
+    });
+  }
+
+  /** Instances launching or terminating: rebalancing and refreshes wait for them. */
+  private busy(): boolean {
+    return this.memberInstances().some((instance) => instance.lifecycle === 'Pending' || instance.lifecycle === 'Terminating');
+  }
+
+  /** Running instances per zone of the group (zones without any count 0). */
+  private zoneCounts(): Map<string, number> {
+    const counts = new Map(this.zones.map((zone) => [zone, 0]));
+    for (const instance of this.memberInstances()) {
+      if (instance.lifecycle === 'Pending' || instance.lifecycle === 'InService') counts.set(instance.availabilityZone, (counts.get(instance.availabilityZone) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  private memberInstances(): SimulatedInstance[] {
     return [...this.members].flatMap((id) => this.fleet.get(id) ?? []);
   }
 
@@ -146,69 +418,10 @@ export class SimulatedAutoScalingGroup {
   }
 
   private healthStatus(id: string): 'HEALTHY' | 'UNHEALTHY' {
-    const instance = this.fleet.get(id);
-    return instance?.running && this.targetGroup.state(id) !== 'unhealthy' ? 'HEALTHY' : 'UNHEALTHY';
+    return this.fleet.get(id)?.running && !this.markedUnhealthy.has(id) ? 'HEALTHY' : 'UNHEALTHY';
   }
 
-  private active(process: string): boolean {
+  private active(process: ScalingProcess): boolean {
     return !this.suspended.has(process);
-  }
-
-  private reactSoon(): void {
-    this.context.log.at(this.context.clock.now() + this.reactionMs, () => this.reconcile());
-  }
-
-  /** What the group's periodic health check and capacity check would do now. */
-  private reconcile(): void {
-    const now = this.context.clock.now();
-    if (this.active('HealthCheck') && this.active('ReplaceUnhealthy')) {
-      for (const instance of this.memberInstances()) {
-        if (instance.lifecycle === 'Terminated') {
-          this.targetGroup.remove(instance.id);
-          this.members.delete(instance.id);
-          this.context.log.record('auto-scaling', instance.id, 'removed the terminated instance from the group');
-        } else if (
-          instance.lifecycle === 'InService' &&
-          this.targetGroup.state(instance.id) === 'unhealthy' &&
-          now - instance.launchedAt >= this.gracePeriodMs &&
-          this.active('Terminate')
-        ) {
-          this.terminateUnhealthy(instance.id);
-        }
-      }
-    }
-    // A terminated instance counts until the health check has removed it: that is what holding HealthCheck prevents.
-    if (this.active('Launch')) {
-      for (let count = this.members.size; count < this.desiredCapacity; count += 1) this.launchReplacement();
-    }
-  }
-
-  /** ReplaceUnhealthy: deregister (the target drains), terminate, then the capacity check launches a replacement. */
-  private terminateUnhealthy(id: string): void {
-    this.context.log.record('auto-scaling', id, 'replacing the unhealthy instance');
-    this.fleet.setLifecycle(id, 'Terminating');
-    this.targetGroup.deregister([id]);
-    this.context.log.at(this.context.clock.now() + this.targetGroup.deregistrationDelayMs, () => {
-      this.fleet.terminate(id);
-      this.runCommand.instanceTerminated(id);
-      this.members.delete(id);
-      this.reconcile();
-    });
-  }
-
-  private launchReplacement(): void {
-    const instance = this.fleet.launch({ version: undefined, appUp: false, lifecycle: 'Pending' });
-    this.members.add(instance.id);
-    this.context.log.at(this.context.clock.now() + this.bootMs, () => {
-      if (!instance.running) return;
-      // The user data installs whatever the parameter names; "none" means wait for the first release.
-      const version = this.parameters.value(this.parameterName);
-      if (version !== undefined && version !== 'none') {
-        this.fleet.setVersion(instance.id, version);
-        this.fleet.setAppUp(instance.id, true);
-      }
-      this.fleet.setLifecycle(instance.id, 'InService');
-      if (this.active('AddToLoadBalancer')) this.targetGroup.register([instance.id]);
-    });
   }
 }

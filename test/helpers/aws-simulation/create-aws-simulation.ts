@@ -4,7 +4,7 @@ import { VirtualClock } from '../virtual-clock.ts';
 import { type SimulatedAlarmSpec, SimulatedAlarms } from './alarms.ts';
 import { ApiFaults, type CallFilter, type FaultKind, type ThrottlePlan } from './api-faults.ts';
 import { SimulatedArtifactBucket } from './artifact-bucket.ts';
-import { type AutoScalingGroupSettings, SimulatedAutoScalingGroup } from './auto-scaling-group.ts';
+import { type AutoScalingGroupSettings, type ScalingAlarm, type ScheduledAction, SimulatedAutoScalingGroup } from './auto-scaling-group.ts';
 import { SimulatedStacks } from './cloudformation-stacks.ts';
 import { Fleet } from './fleet.ts';
 import { type ApiCall, mockAwsClients, type SimulatedClients } from './mock-clients.ts';
@@ -34,13 +34,19 @@ export interface AwsSimulationOptions {
   readonly initialVersion?: string;
   /** Versions whose app never passes its health check (install exits 4, targets turn unhealthy). @default - none */
   readonly badVersions?: readonly string[];
+  /**
+   * Versions whose app listens on 127.0.0.1 only: the install's own health check passes, the load
+   * balancer's is refused, so the target never turns healthy (Target.FailedHealthChecks).
+   * @default - none
+   */
+  readonly loopbackOnlyVersions?: readonly string[];
   /** Versions without an artifact in the bucket (install exits 3). @default - none */
   readonly missingArtifacts?: readonly string[];
   /** @default - the stack's: 5 s interval, 2 healthy / 3 unhealthy, 30 s deregistration delay */
   readonly targetGroup?: TargetGroupSettings;
   /** @default - 20 s installs, invocation visible after 0.5 s, delivered after 1 s */
   readonly runCommand?: RunCommandSettings;
-  /** @default - reacts in 10 s, replacements boot in 60 s, 300 s grace period */
+  /** @default - reacts in 10 s, replacements boot in 60 s, 300 s grace period, two zones */
   readonly autoScaling?: AutoScalingGroupSettings;
   /** @default - the release gate (composite) and two metric alarms, all OK */
   readonly alarms?: readonly SimulatedAlarmSpec[];
@@ -74,6 +80,8 @@ export interface SimulationState {
   /** Ids of targets registered and not draining. */
   registeredTargets(): string[];
   suspendedProcesses(): string[];
+  /** The Auto Scaling group's desired capacity (scaling policies and scheduled actions change it). */
+  desiredCapacity(): number;
   /** The raw current-version parameter. */
   launchVersion(): string | undefined;
   firingAlarms(): string[];
@@ -100,6 +108,18 @@ export interface SimulationFaults {
   alarmWhileServing(name: string, version: string): void;
   terminateInstance(instanceId: string): void;
   terminateInstanceAt(instanceId: string, at: number): void;
+  /** The app on `instanceId` crashes (the instance keeps running), and comes back after `downForMs` if given. */
+  crashApp(instanceId: string, downForMs?: number): void;
+  /** A custom health check calls SetInstanceHealth: HealthCheck's suspension does not stop it. */
+  setInstanceHealth(instanceId: string, health: 'Healthy' | 'Unhealthy'): void;
+  /** A scheduled action sets the group's desired capacity at `at` (skipped if ScheduledActions is suspended then). */
+  scheduleAction(action: ScheduledAction): void;
+  /** A scaling policy's alarm breaches from `at` (to `until`): AlarmNotification runs the policy. */
+  scalingAlarm(alarm: ScalingAlarm): void;
+  /** The group's subnets now also cover `zone`: the group is unbalanced until AZRebalance acts. */
+  addAvailabilityZone(zone: string): void;
+  /** StartInstanceRefresh: the group replaces every instance it has now, one at a time. */
+  startInstanceRefresh(): void;
   deleteStack(): void;
 }
 
@@ -150,7 +170,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
   const log = new SimulationLog(clock, () => snapshot());
   const context: SimulationContext = { clock, log, random: seededRandom(options.seed ?? 1) };
 
-  const fleet = new Fleet(context, new Set(options.badVersions ?? []));
+  const fleet = new Fleet(context, new Set(options.badVersions ?? []), new Set(options.loopbackOnlyVersions ?? []));
   const bucket = new SimulatedArtifactBucket(names.artifactBucketName, options.missingArtifacts);
   const parameters = new SimulatedParameterStore(context);
   const targetGroup = new SimulatedTargetGroup(context, fleet, names.targetGroupArn, options.targetGroup);
@@ -189,6 +209,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     targets: () => targetGroup.snapshot(),
     registeredTargets: () => targetGroup.snapshot().filter((target) => target.state !== 'draining' && target.state !== 'unused').map((target) => target.id),
     suspendedProcesses: () => [...autoScalingGroup.suspended].sort(),
+    desiredCapacity: () => autoScalingGroup.desiredCapacity,
     launchVersion: () => parameters.value(names.currentVersionParameterName),
     firingAlarms: () => alarms.firing(),
     events: log.events,
@@ -200,7 +221,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
   log.change(() => {
     parameters.put({ Name: names.currentVersionParameterName, Value: initialVersion, Type: 'String' });
     for (let index = 0; index < instanceCount; index += 1) {
-      const instance = fleet.launch({ version: initialVersion, appUp: true, lifecycle: 'InService', launchedAt: clock.now() - 86_400_000 });
+      const instance = fleet.launch({ version: initialVersion, appUp: true, lifecycle: 'InService', availabilityZone: autoScalingGroup.startingZone(index), launchedAt: clock.now() - 86_400_000 });
       autoScalingGroup.adopt(instance.id);
       targetGroup.addHealthy(instance.id);
     }
@@ -242,6 +263,15 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     terminateInstanceAt: (instanceId, at) => {
       log.at(at, () => autoScalingGroup.terminateExternally(instanceId));
     },
+    crashApp: (instanceId, downForMs) => {
+      log.change(() => fleet.setAppUp(instanceId, false));
+      if (downForMs !== undefined) log.at(clock.now() + downForMs, () => fleet.setAppUp(instanceId, true));
+    },
+    setInstanceHealth: (instanceId, health) => log.change(() => autoScalingGroup.setInstanceHealth(instanceId, health)),
+    scheduleAction: (action) => autoScalingGroup.scheduleAction(action),
+    scalingAlarm: (alarm) => autoScalingGroup.addScalingAlarm(alarm),
+    addAvailabilityZone: (zone) => log.change(() => autoScalingGroup.addAvailabilityZone(zone)),
+    startInstanceRefresh: () => log.change(() => autoScalingGroup.startInstanceRefresh()),
     deleteStack: () => stacks.delete(names.stackName),
   };
 

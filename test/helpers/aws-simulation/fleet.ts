@@ -17,8 +17,6 @@ export interface SimulatedInstance {
 /** What the load balancer's health check gets from an instance's app. */
 export type HealthCheckAnswer = 'ok' | 'error-status' | 'connection-refused';
 
-const ZONES = ['us-east-1a', 'us-east-1b'];
-
 /** The EC2 instances of the app tier and the app running on each. */
 export class Fleet {
   private readonly instances = new Map<string, SimulatedInstance>();
@@ -27,14 +25,22 @@ export class Fleet {
     private readonly context: SimulationContext,
     /** Versions whose app starts but never passes its health check. */
     readonly badVersions: Set<string>,
+    /** Versions whose app listens on 127.0.0.1 only: its own check passes, the load balancer's is refused. */
+    readonly loopbackOnlyVersions: ReadonlySet<string> = new Set(),
   ) {}
 
   /** `i-` and 17 hex digits, like EC2's, from the seeded random source. */
-  launch(options: { readonly version: string | undefined; readonly appUp: boolean; readonly lifecycle: Lifecycle; readonly launchedAt?: number }): SimulatedInstance {
+  launch(options: {
+    readonly version: string | undefined;
+    readonly appUp: boolean;
+    readonly lifecycle: Lifecycle;
+    readonly availabilityZone: string;
+    readonly launchedAt?: number;
+  }): SimulatedInstance {
     const id = `i-${randomHex(this.context.random, 17)}`;
     const instance: SimulatedInstance = {
       id,
-      availabilityZone: ZONES[this.instances.size % ZONES.length],
+      availabilityZone: options.availabilityZone,
       launchedAt: options.launchedAt ?? this.context.clock.now(),
       version: options.version,
       running: true,
@@ -42,7 +48,7 @@ export class Fleet {
       lifecycle: options.lifecycle,
     };
     this.instances.set(id, instance);
-    this.context.log.record('instance', id, `launched (${options.version ?? 'no version'}, ${options.lifecycle})`);
+    this.context.log.record('instance', id, `launched in ${options.availabilityZone} (${options.version ?? 'no version'}, ${options.lifecycle})`);
     return instance;
   }
 
@@ -84,15 +90,23 @@ export class Fleet {
     this.context.log.record('instance', id, 'terminated');
   }
 
+  /** The app's health check as the instance itself sees it (on 127.0.0.1). */
   healthCheck(id: string): HealthCheckAnswer {
     const instance = this.instances.get(id);
     if (!instance?.running || !instance.appUp || instance.version === undefined) return 'connection-refused';
     return this.badVersions.has(instance.version) ? 'error-status' : 'ok';
   }
 
+  /** The same check from the load balancer, over the instance's own address. */
+  loadBalancerHealthCheck(id: string): HealthCheckAnswer {
+    const version = this.instances.get(id)?.version;
+    return version !== undefined && this.loopbackOnlyVersions.has(version) ? 'connection-refused' : this.healthCheck(id);
+  }
+
   snapshot(): InstanceSnapshot[] {
     return this.all().map((instance) => ({
       id: instance.id,
+      availabilityZone: instance.availabilityZone,
       version: instance.version,
       running: instance.running,
       appUp: instance.appUp,

@@ -14,6 +14,7 @@ export interface SimulationEvent {
 
 export interface InstanceSnapshot {
   readonly id: string;
+  readonly availabilityZone: string;
   readonly version: string | undefined;
   /** EC2 state running (false once terminated). */
   readonly running: boolean;

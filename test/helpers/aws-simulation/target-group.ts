@@ -175,7 +175,7 @@ export class SimulatedTargetGroup {
   }
 
   private check(target: Target): void {
-    const answer = this.fleet.healthCheck(target.id);
+    const answer = this.fleet.loadBalancerHealthCheck(target.id);
     if (answer === 'ok') {
       target.passes += 1;
       target.failures = 0;

@@ -1,5 +1,5 @@
 // The simulation itself: it must model what AWS does when a release is careless, not only the happy path.
-import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { DescribeAutoScalingGroupsCommand, ResumeProcessesCommand, SuspendProcessesCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Elbv2TargetPool } from '../../../../lib/runtime/release/aws/elbv2-target-pool.ts';
@@ -87,7 +87,7 @@ describe('AWS simulation', () => {
     expect(Object.values(sim.state.versions())).toEqual(['1.0.0', '1.0.0', '1.0.0']);
   });
 
-  it('fires an alarm while a healthy target serves a version', async () => {
+  it('fires an alarm while a healthy target serves a version, as late as CloudWatch would, and clears it as late', async () => {
     sim = createAwsSimulation();
     sim.faults.alarmWhileServing(sim.names.releaseGateAlarmName, '2.0.0');
     const { pool, installer } = adapters();
@@ -98,7 +98,61 @@ describe('AWS simulation', () => {
     expect(sim.state.firingAlarms()).toEqual([]);
     await sim.run(pool.register(targetId));
     await sim.run(pool.waitHealthy(targetId));
+    // The gate's children judge one-minute datapoints and alarm on two of three: the second bad minute
+    // closes more than 60 s and at most 120 s after the harm starts.
+    const harmStartedAt = sim.clock.now();
+    expect(sim.state.firingAlarms()).toEqual([]);
+    await sim.run(sim.clock.sleep(60_000));
+    expect(sim.state.firingAlarms()).toEqual([]);
+    await sim.run(sim.clock.sleep(60_000));
     expect(sim.state.firingAlarms()).toEqual([sim.names.releaseGateAlarmName]);
+    const fired = sim.state.events.find((event) => event.kind === 'alarm' && event.description === 'ALARM');
+    expect(fired?.at).toBeGreaterThan(harmStartedAt + 60_000);
+    expect((fired?.at ?? 0) % 60_000).toBe(0);
+
+    // Once the version stops serving, two good minutes of three clear it.
+    await sim.run(pool.deregister(targetId));
+    const harmEndedAt = sim.clock.now();
+    await sim.run(sim.clock.sleep(60_000));
+    expect(sim.state.firingAlarms()).toEqual([sim.names.releaseGateAlarmName]);
+    await sim.run(sim.clock.sleep(120_000));
+    expect(sim.state.firingAlarms()).toEqual([]);
+    const cleared = sim.state.events.findLast((event) => event.kind === 'alarm' && event.description === 'OK');
+    expect(cleared?.at).toBeGreaterThan(harmEndedAt + 60_000);
+  });
+
+  it('launches nothing while Launch is suspended, and registers nothing it launches while AddToLoadBalancer is', async () => {
+    sim = createAwsSimulation();
+    const [first, second] = sim.state.registeredTargets();
+    await sim.clients.autoScaling.send(new SuspendProcessesCommand({ AutoScalingGroupName: sim.names.autoScalingGroupName, ScalingProcesses: ['Launch'] }));
+    sim.faults.terminateInstance(first);
+    await sim.run(sim.clock.sleep(600_000));
+    expect(Object.keys(sim.state.versions())).toHaveLength(2);
+
+    await sim.clients.autoScaling.send(new SuspendProcessesCommand({ AutoScalingGroupName: sim.names.autoScalingGroupName, ScalingProcesses: ['AddToLoadBalancer'] }));
+    await sim.clients.autoScaling.send(new ResumeProcessesCommand({ AutoScalingGroupName: sim.names.autoScalingGroupName, ScalingProcesses: ['Launch'] }));
+    await sim.run(sim.clock.sleep(600_000));
+    const replacement = Object.keys(sim.state.versions()).find((id) => id !== second && !sim.state.registeredTargets().includes(id));
+    expect(Object.keys(sim.state.versions())).toHaveLength(3);
+    expect(replacement).toBeDefined();
+    expect(sim.state.targets().map((target) => target.id)).not.toContain(replacement);
+  });
+
+  it('replaces every instance one at a time in an instance refresh, and pauses it while InstanceRefresh is suspended', async () => {
+    sim = createAwsSimulation();
+    watchCapacity();
+    const before = Object.keys(sim.state.versions());
+    await sim.clients.autoScaling.send(new SuspendProcessesCommand({ AutoScalingGroupName: sim.names.autoScalingGroupName, ScalingProcesses: ['InstanceRefresh'] }));
+    sim.faults.startInstanceRefresh();
+    await sim.run(sim.clock.sleep(600_000));
+    expect(Object.keys(sim.state.versions())).toEqual(before);
+
+    await sim.clients.autoScaling.send(new ResumeProcessesCommand({ AutoScalingGroupName: sim.names.autoScalingGroupName, ScalingProcesses: ['InstanceRefresh'] }));
+    await sim.run(sim.clock.sleep(1_800_000));
+    const after = Object.keys(sim.state.versions());
+    expect(after).toHaveLength(3);
+    expect(after.filter((id) => before.includes(id))).toEqual([]);
+    expect(sim.invariants.violations).toEqual([]);
   });
 
   it('is deterministic for a seed', () => {
