@@ -1,6 +1,8 @@
 // Errors of the stream consumer. Each says what failed, why, and what happens next; subclasses carry
 // the context (shard, AWS operation, AWS error code) that events and logs report.
 
+import { formatProblems } from '../problems.ts';
+
 export class StreamConsumerError extends Error {
   /** Machine-readable reason, e.g. `LeaseLost`, `StopDeadline`, `ProvisionedThroughputExceededException`. */
   readonly reasonCode: string;
@@ -14,7 +16,7 @@ export class StreamConsumerError extends Error {
 /** The consumer was given options it cannot work with; lists every problem. */
 export class InvalidStreamConsumerOptionsError extends StreamConsumerError {
   constructor(readonly problems: readonly string[]) {
-    super(`Invalid StreamConsumer options:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, 'InvalidOptions');
+    super(`Invalid StreamConsumer options:\n${formatProblems(problems)}`, 'InvalidOptions');
     this.name = 'InvalidStreamConsumerOptionsError';
   }
 }
@@ -80,7 +82,7 @@ export function asError(thrown: unknown): Error {
 /** A replay was refused before anything was written; lists every problem. */
 export class ReplayRefusedError extends StreamConsumerError {
   constructor(readonly problems: readonly string[]) {
-    super(`Replay refused, nothing was changed:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, 'ReplayRefused');
+    super(`Replay refused, nothing was changed:\n${formatProblems(problems)}`, 'ReplayRefused');
     this.name = 'ReplayRefusedError';
   }
 }

@@ -17,6 +17,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { BadInputError } from '../errors.ts';
+import { formatProblems } from '../../problems.ts';
 
 /** One service: its name is the HAProxy server name, and it listens on 127.0.0.1:port. */
 export interface LocalTarget {
@@ -93,7 +94,7 @@ export function parseLocalTargets(input: unknown, file: string): LocalTargetsCon
   const targets = targetList(fields.targets, problems);
 
   if (problems.length > 0) {
-    throw new BadInputError(`local targets file ${file} is not valid:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    throw new BadInputError(`local targets file ${file} is not valid:\n${formatProblems(problems)}`);
   }
   return {
     releasesDir: resolve(baseDir, releasesDir),
