@@ -17,6 +17,12 @@ export interface LocalDynamoDb {
    * @default name - a fresh `release-<n>` name per call
    */
   createReleaseTable(name?: string): Promise<string>;
+  /**
+   * Creates a table shaped like the stack's stream checkpoint table (KCL's lease table: hash key
+   * `leaseKey`, a string; on-demand billing) and resolves with its name once it is ACTIVE.
+   * @default name - a fresh `leases-<n>` name per call
+   */
+  createLeaseTable(name?: string): Promise<string>;
   /** Destroys the clients and closes the server; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -41,32 +47,38 @@ export async function startDynalite(): Promise<LocalDynamoDb> {
   let tables = 0;
   let stopped = false;
 
+  /** Creates an on-demand table whose keys are all strings; resolves once it is ACTIVE. */
+  async function createTable(name: string, keySchema: { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[]): Promise<string> {
+    await client.send(new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: keySchema.map(({ AttributeName }) => ({ AttributeName, AttributeType: 'S' })),
+      KeySchema: keySchema,
+      BillingMode: 'PAY_PER_REQUEST',
+    }));
+    // Even with createTableMs 0 the table is CREATING until dynalite's next tick. The SDK waiter
+    // polls every 20 s, so poll briefly ourselves.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+      if (Table?.TableStatus === 'ACTIVE') return name;
+      await sleep(5);
+    }
+    throw new Error(`dynalite table ${name} did not become ACTIVE`);
+  }
+
   return {
     endpoint,
     client,
     documentClient,
 
-    async createReleaseTable(name = `release-${++tables}`) {
-      await client.send(new CreateTableCommand({
-        TableName: name,
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }));
-      // Even with createTableMs 0 the table is CREATING until dynalite's next tick. The SDK waiter
-      // polls every 20 s, so poll briefly ourselves.
-      for (let attempt = 0; attempt < 100; attempt++) {
-        const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
-        if (Table?.TableStatus === 'ACTIVE') return name;
-        await sleep(5);
-      }
-      throw new Error(`dynalite table ${name} did not become ACTIVE`);
+    createReleaseTable(name = `release-${++tables}`) {
+      return createTable(name, [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ]);
+    },
+
+    createLeaseTable(name = `leases-${++tables}`) {
+      return createTable(name, [{ AttributeName: 'leaseKey', KeyType: 'HASH' }]);
     },
 
     async stop() {
