@@ -23,12 +23,6 @@ export interface WorkerSettings {
    * deletes, checkpoints and lease releases, at least 1 s.
    */
   readonly stopDeadlineMs: number;
-  /**
-   * True when AWS_ENDPOINT_URL_KINESIS or AWS_ENDPOINT_URL points Kinesis elsewhere (the SDK honours
-   * both by itself): local stand-ins such as kinesalite speak HTTP/1.1 only, while the SDK's Kinesis
-   * client defaults to HTTP/2.
-   */
-  readonly kinesisEndpointOverridden: boolean;
 }
 
 /** The environment does not describe a worker that can run; lists every problem. */
@@ -75,6 +69,5 @@ export function readWorkerEnvironment(env: Readonly<Record<string, string | unde
       ? { stream: { streamName, checkpointTableName, ...(failureQueueUrl !== undefined ? { failureQueueUrl } : {}) } }
       : {}),
     stopDeadlineMs: Math.max(1, stopTimeoutSeconds - 5) * 1000,
-    kinesisEndpointOverridden: value('AWS_ENDPOINT_URL_KINESIS') !== undefined || value('AWS_ENDPOINT_URL') !== undefined,
   };
 }

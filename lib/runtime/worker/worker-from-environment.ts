@@ -3,10 +3,9 @@
 // and the app's queue handler and stream processor run in the queue processor and stream consumer,
 // side by side until SIGTERM (runWorker).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Logger } from '../json-logger.ts';
+import { createKinesisClient } from '../kinesis-client.ts';
 import type { BodyParser, QueueHandler } from '../queue/queue-message.ts';
 import { QueueProcessor } from '../queue/queue-processor.ts';
 import type { QueueProcessorOptions } from '../queue/queue-processor-options.ts';
@@ -45,7 +44,7 @@ export async function runWorkerFromEnvironment<Body>(
   let services: NamedWorkerService[];
   try {
     settings = readWorkerEnvironment(env);
-    services = createServices(settings, app, options);
+    services = createServices(settings, env, app, options);
   } catch (error) {
     // Bad settings are a deployment's mistake: fail loudly (systemd shows it) rather than half run.
     logger.log('error', 'worker.invalid_settings', { error: (error as Error).message });
@@ -63,7 +62,12 @@ export async function runWorkerFromEnvironment<Body>(
   return runWorker({ services, logger, stopDeadlineMs: settings.stopDeadlineMs, ...(options.signals ? { signals: options.signals } : {}) });
 }
 
-function createServices<Body>(settings: WorkerSettings, app: WorkerApp<Body>, options: WorkerFromEnvironmentOptions<Body>): NamedWorkerService[] {
+function createServices<Body>(
+  settings: WorkerSettings,
+  env: Readonly<Record<string, string | undefined>>,
+  app: WorkerApp<Body>,
+  options: WorkerFromEnvironmentOptions<Body>,
+): NamedWorkerService[] {
   const services: NamedWorkerService[] = [];
   const needsSqs = settings.queue !== undefined || settings.stream?.failureQueueUrl !== undefined;
   const sqs = needsSqs ? new SQSClient({}) : undefined;
@@ -85,7 +89,7 @@ function createServices<Body>(settings: WorkerSettings, app: WorkerApp<Body>, op
     const consumer = new StreamConsumer({
       stopDeadlineMs: settings.stopDeadlineMs,
       ...options.streamOptions,
-      kinesis: new KinesisClient(settings.kinesisEndpointOverridden ? { requestHandler: new NodeHttpHandler() } : {}),
+      kinesis: createKinesisClient(env),
       dynamodb: new DynamoDBClient({}),
       streamName,
       leaseTableName: checkpointTableName,

@@ -10,21 +10,18 @@ describe('readWorkerEnvironment', () => {
       queue: { queueUrl, concurrency: 32 },
       stream: { streamName: 'events', checkpointTableName: 'checkpoints', failureQueueUrl },
       stopDeadlineMs: 85_000,
-      kinesisEndpointOverridden: false,
     });
   });
 
   it('runs neither when Lambda consumes both, with a stop deadline of 55 s by default and at least 1 s', () => {
-    expect(readWorkerEnvironment({})).toEqual({ stopDeadlineMs: 55_000, kinesisEndpointOverridden: false });
+    expect(readWorkerEnvironment({})).toEqual({ stopDeadlineMs: 55_000 });
     expect(readWorkerEnvironment({ WORKER_STOP_TIMEOUT_SECONDS: '3' }).stopDeadlineMs).toBe(1_000);
   });
 
-  it('runs only the stream when the queue is Lambda\'s, and sees a Kinesis endpoint override (HTTP/1.1 stand-ins)', () => {
-    const settings = readWorkerEnvironment({ STREAM_NAME: 'events', CHECKPOINT_TABLE_NAME: 'checkpoints', AWS_ENDPOINT_URL_KINESIS: 'http://127.0.0.1:4567' });
+  it('runs only the stream when the queue is Lambda\'s', () => {
+    const settings = readWorkerEnvironment({ STREAM_NAME: 'events', CHECKPOINT_TABLE_NAME: 'checkpoints' });
     expect(settings.queue).toBeUndefined();
     expect(settings.stream).toEqual({ streamName: 'events', checkpointTableName: 'checkpoints' });
-    expect(settings.kinesisEndpointOverridden).toBe(true);
-    expect(readWorkerEnvironment({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' }).kinesisEndpointOverridden).toBe(true);
   });
 
   it('lists every problem at once', () => {
