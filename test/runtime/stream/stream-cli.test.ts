@@ -137,6 +137,7 @@ describe('sluice stream replay', () => {
       [['--from', ofShard1], 'sluice: --from <sequence number> needs exactly one --shard: a sequence number belongs to one shard'],
       [['--from', ofShard1, '--shard', 'shardId-000000000000'], `sluice: sequence number ${ofShard1} is not one of shard shardId-000000000000`],
       [['--shard', 'shardId-000000000000'], 'sluice: replay needs --from trim-horizon, --from <ISO 8601 time> or --from <sequence number>'],
+      [['--form', 'trim-horizon'], "sluice: Unknown option '--form'\n\nUsage:\n  sluice stream status [options]"],
       // Valid, but nobody can confirm it: no terminal and no --yes.
       [['--from', 'trim-horizon'], 'sluice: not on a terminal, so the replay cannot be confirmed: pass --yes to replay without asking; nothing was changed'],
     ];

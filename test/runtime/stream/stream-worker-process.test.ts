@@ -35,6 +35,12 @@ function start(name: string, fixture: { streamName: string; leaseTableName: stri
   return worker;
 }
 
+/** True once every data value sent has been recorded by some worker. */
+function everyRecordSeen(record: string, sent: readonly string[]): boolean {
+  const seen = new Set(readWorkerRecord(record).records.map((entry) => entry.data));
+  return sent.every((data) => seen.has(data));
+}
+
 /** Shards per owner, as the lease table says. */
 async function owners(table: LeaseTable): Promise<Map<string | undefined, string[]>> {
   const byOwner = new Map<string | undefined, string[]>();
@@ -60,10 +66,7 @@ describe('stream worker processes', () => {
 
     const second = start('second', fixture, record);
     await producer.stop();
-    await waitUntil(() => {
-      const seen = new Set(readWorkerRecord(record).records.map((entry) => entry.data));
-      return producer.sent.every((data) => seen.has(data));
-    }, 'every record produced is processed', 30_000);
+    await waitUntil(() => everyRecordSeen(record, producer.sent), 'every record produced is processed', 30_000);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
 
@@ -115,10 +118,7 @@ describe('stream worker processes', () => {
     expect(await c.exited).toBe(0);
 
     await producer.stop();
-    await waitUntil(() => {
-      const seen = new Set(readWorkerRecord(record).records.map((entry) => entry.data));
-      return producer.sent.every((data) => seen.has(data));
-    }, 'every record produced is processed', 30_000);
+    await waitUntil(() => everyRecordSeen(record, producer.sent), 'every record produced is processed', 30_000);
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
   });

@@ -1,7 +1,7 @@
 // The command line of `sluice stream status|replay`, read the way the release CLI reads its own:
 // node:util parseArgs, every problem reported at once (kernel Problems), the usage after a syntax error.
-import { parseArgs } from 'node:util';
-import { formatProblems, Problems } from '../../problems.ts';
+import { parseCommandLine, problemsMessage } from '../../command-line.ts';
+import { Problems } from '../../problems.ts';
 import { STAGE_NAME_PATTERN, stackName } from '../../stack-contract.ts';
 import { isSequenceNumber } from '../lease.ts';
 import { StreamCliInputError } from './stream-cli-input-error.ts';
@@ -68,13 +68,7 @@ Exit codes: 0 done; 1 replay failed part-way (the output says which shards moved
 
 /** Reads `sluice stream …` (argv without "stream"); every problem at once, as a StreamCliInputError. */
 export function parseStreamArgs(argv: readonly string[]): StreamCliArgs {
-  let parsed: ReturnType<typeof parseOptions>;
-  try {
-    parsed = parseOptions(argv);
-  } catch (error) {
-    throw new StreamCliInputError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${streamUsage}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, streamUsage, (message) => new StreamCliInputError(message));
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return { command: 'help' };
   if (command !== 'status' && command !== 'replay') {
@@ -125,27 +119,15 @@ function parseReplayFrom(text: string, problems: Problems): ReplayFrom | undefin
   return undefined;
 }
 
-function parseOptions(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      stage: { type: 'string' },
-      region: { type: 'string' },
-      'stack-name': { type: 'string' },
-      'stream-name': { type: 'string' },
-      'checkpoint-table': { type: 'string' },
-      json: { type: 'boolean' },
-      from: { type: 'string' },
-      shard: { type: 'string', multiple: true },
-      yes: { type: 'boolean', short: 'y' },
-    },
-  });
-}
+/** The command's own flags, beside STAGE_FLAGS. */
+const OPTIONS = {
+  'stream-name': { type: 'string' },
+  'checkpoint-table': { type: 'string' },
+  from: { type: 'string' },
+  shard: { type: 'string', multiple: true },
+  yes: { type: 'boolean', short: 'y' },
+} as const;
 
-/** One problem is the whole message; several are counted and listed (as the release CLI does). */
 function badInput(problems: readonly string[]): StreamCliInputError {
-  return new StreamCliInputError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n${formatProblems(problems)}`);
+  return new StreamCliInputError(problemsMessage(problems));
 }

@@ -4,7 +4,7 @@
 // which shards moved.
 import { DescribeStreamSummaryCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { formatDuration } from '../../duration.ts';
-import { formatProblems } from '../../problems.ts';
+import { problemsMessage } from '../../command-line.ts';
 import { awsCodeOf } from '../aws-error-kind.ts';
 import { ReplayRefusedError } from '../errors.ts';
 import type { Lease } from '../lease.ts';
@@ -73,7 +73,7 @@ export async function planReplay(request: ReplayRequest): Promise<ReplayPlan> {
       problems.push(`sequence number ${from.sequenceNumber} is not one of shard ${shardId} (Kinesis: ${(error as Error).message})`);
     }
   }
-  if (problems.length > 0) throw new StreamCliInputError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n${formatProblems(problems)}`);
+  if (problems.length > 0) throw new StreamCliInputError(problemsMessage(problems));
 
   const position: ReplayPosition = from.kind === 'timestamp' ? { kind: 'timestamp', timestamp: from.timestamp } : from;
   return {
