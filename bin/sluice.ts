@@ -1,10 +1,13 @@
 #!/usr/bin/env -S node --import tsx
-// sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`). A thin shell over
-// lib/runtime/release/cli: real AWS clients, the system clock, and SIGINT/SIGTERM wired to a safe stop.
+// sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`) and the event-stream
+// CLI (`npx sluice stream status|replay`). A thin shell over lib/runtime/release/cli and
+// lib/runtime/stream/cli: real AWS clients, the system clock, the terminal, and (for a release)
+// SIGINT/SIGTERM wired to a safe stop.
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
 // is not for the people reading a release's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { appendFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -13,31 +16,61 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { systemClock } from '../lib/runtime/clock.ts';
+import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
 import { runCli } from '../lib/runtime/release/cli/run-cli.ts';
+import { streamCommandsSummary } from '../lib/runtime/stream/cli/parse-stream-args.ts';
+import { runStreamCli } from '../lib/runtime/stream/cli/run-stream-cli.ts';
 
-const interrupt = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`sluice: ${signal}: finishing the target in flight and putting it back; ${signal} again to exit now\n`);
-    interrupt.abort();
-    process.once(signal, () => process.exit(130));
+const argv = process.argv.slice(2);
+const stdout = (line: string) => process.stdout.write(`${line}\n`);
+const stderr = (line: string) => process.stderr.write(`${line}\n`);
+
+if (argv[0] === 'stream') {
+  process.exitCode = await runStreamCli(argv.slice(1), {
+    clients: (region) => ({
+      cloudFormation: new CloudFormationClient({ region }),
+      kinesis: createKinesisClient(process.env, { region }),
+      dynamoDb: new DynamoDBClient({ region }),
+    }),
+    clock: systemClock,
+    stdout,
+    stderr,
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    confirm: async (question) => {
+      const terminal = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return /^y(es)?$/i.test((await terminal.question(`${question} [y/N] `)).trim());
+      } finally {
+        terminal.close();
+      }
+    },
   });
+} else {
+  const interrupt = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`sluice: ${signal}: finishing the target in flight and putting it back; ${signal} again to exit now\n`);
+      interrupt.abort();
+      process.once(signal, () => process.exit(130));
+    });
+  }
+  process.exitCode = await runCli(argv, {
+    clients: (region) => ({
+      elbv2: new ElasticLoadBalancingV2Client({ region }),
+      ssm: new SSMClient({ region }),
+      cloudWatch: new CloudWatchClient({ region }),
+      autoScaling: new AutoScalingClient({ region }),
+      cloudFormation: new CloudFormationClient({ region }),
+      s3: new S3Client({ region }),
+      dynamoDb: new DynamoDBClient({ region }),
+    }),
+    clock: systemClock,
+    env: process.env,
+    stdout,
+    stderr,
+    appendSummary: (path, markdown) => appendFile(path, markdown),
+    signal: interrupt.signal,
+  });
+  // The release CLI's usage covers its own commands; the stream commands are listed after it.
+  if (process.exitCode === 0 && (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h'))) stdout(`\n${streamCommandsSummary}`);
 }
-
-process.exitCode = await runCli(process.argv.slice(2), {
-  clients: (region) => ({
-    elbv2: new ElasticLoadBalancingV2Client({ region }),
-    ssm: new SSMClient({ region }),
-    cloudWatch: new CloudWatchClient({ region }),
-    autoScaling: new AutoScalingClient({ region }),
-    cloudFormation: new CloudFormationClient({ region }),
-    s3: new S3Client({ region }),
-    dynamoDb: new DynamoDBClient({ region }),
-  }),
-  clock: systemClock,
-  env: process.env,
-  stdout: (line) => process.stdout.write(`${line}\n`),
-  stderr: (line) => process.stderr.write(`${line}\n`),
-  appendSummary: (path, markdown) => appendFile(path, markdown),
-  signal: interrupt.signal,
-});

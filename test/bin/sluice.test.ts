@@ -36,6 +36,35 @@ describe.concurrent('bin/sluice.ts', () => {
     expect(run.stderr).toBe('');
   });
 
+  it('--help lists the stream commands after the release usage', async ({ expect }) => {
+    const run = await sluice('--help');
+    expect(run.stdout).toContain('\nEvent stream (sluice stream --help for the options):\n'
+      + '  sluice stream status [--stage S]     per shard: owner, checkpoint, lease counter, parent/children, lag\n'
+      + '  sluice stream replay --from trim-horizon|<ISO time>|<sequence> [--shard ID] [--yes]\n');
+  });
+
+  it('stream --help prints the stream usage with its exit codes and exits 0', async ({ expect }) => {
+    const run = await sluice('stream', '--help');
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/^Usage:\n {2}sluice stream status \[options\]/);
+    expect(run.stdout).toContain('Exit codes: 0 done; 1 replay failed part-way (the output says which shards moved);\n'
+      + '            3 bad input (nothing written); 4 not confirmed (nothing written).\n');
+  });
+
+  it('stream replay with a malformed --from: exit 3 with a one-line message, before any AWS call', async ({ expect }) => {
+    const run = await sluice('stream', 'replay', '--from', '12x');
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toBe('sluice: --from must be trim-horizon, an ISO 8601 time with its zone such as 2024-05-01T12:00:00Z, or a sequence number (1–128 digits) (given "12x")\n');
+    expect(run.stdout).toBe('');
+  });
+
+  it('stream status with no AWS region: exit 3, nothing changed, and what to set', async ({ expect }) => {
+    const run = await sluice('stream', 'status');
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toMatch(/^sluice: nothing was changed: .*Region is missing.*; pass --region or set AWS_REGION\n$/);
+    expect(run.stderr).not.toMatch(stackTraceLine);
+  });
+
   it.for([
     ['release without a version', ['release'], 'sluice: release needs the version to roll out: sluice release <version> (e.g. the commit SHA)\n'],
     [

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../../duration.ts';
-import { formatProblems, Problems } from '../../problems.ts';
+import { parseCommandLine, problemsMessage } from '../../command-line.ts';
+import { Problems } from '../../problems.ts';
 import { STAGE_NAME_PATTERN, stackName } from '../../stack-contract.ts';
 import type { MaxUnavailable } from '../capacity.ts';
 import { BadInputError } from '../errors.ts';
@@ -96,13 +96,7 @@ Exit codes: 0 released; 1 failed and rolled back; 2 failed and rollback failed;
 
 /** Reads the command line; every problem is reported at once as a BadInputError that says the fix. */
 export function parseCliArgs(argv: readonly string[]): CliArgs {
-  let parsed: ReturnType<typeof parseOptions>;
-  try {
-    parsed = parseOptions(argv);
-  } catch (error) {
-    throw new BadInputError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${usage}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, usage, (message) => new BadInputError(message));
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return { command: 'help', topic: rest[0] };
   if (command !== 'release' && command !== 'status') {
@@ -186,42 +180,31 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   };
 }
 
-function parseOptions(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      stage: { type: 'string' },
-      region: { type: 'string' },
-      json: { type: 'boolean' },
-      'max-unavailable': { type: 'string' },
-      'min-healthy': { type: 'string' },
-      bake: { type: 'string' },
-      supersede: { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-      'install-timeout': { type: 'string' },
-      'install-estimate': { type: 'string' },
-      'lock-timeout': { type: 'string' },
-      'lock-ttl': { type: 'string' },
-      alarm: { type: 'string', multiple: true },
-      holder: { type: 'string' },
-      history: { type: 'string' },
-      'stack-name': { type: 'string' },
-      'target-group-arn': { type: 'string' },
-      'auto-scaling-group': { type: 'string' },
-      'artifact-bucket': { type: 'string' },
-      'release-table': { type: 'string' },
-      'version-parameter': { type: 'string' },
-      'release-gate-alarm': { type: 'string' },
-      'haproxy-socket': { type: 'string' },
-      backend: { type: 'string' },
-      'local-targets': { type: 'string' },
-      'check-interval': { type: 'string' },
-    },
-  });
-}
+/** The command's own flags, beside STAGE_FLAGS. */
+const OPTIONS = {
+  'max-unavailable': { type: 'string' },
+  'min-healthy': { type: 'string' },
+  bake: { type: 'string' },
+  supersede: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  'install-timeout': { type: 'string' },
+  'install-estimate': { type: 'string' },
+  'lock-timeout': { type: 'string' },
+  'lock-ttl': { type: 'string' },
+  alarm: { type: 'string', multiple: true },
+  holder: { type: 'string' },
+  history: { type: 'string' },
+  'target-group-arn': { type: 'string' },
+  'auto-scaling-group': { type: 'string' },
+  'artifact-bucket': { type: 'string' },
+  'release-table': { type: 'string' },
+  'version-parameter': { type: 'string' },
+  'release-gate-alarm': { type: 'string' },
+  'haproxy-socket': { type: 'string' },
+  backend: { type: 'string' },
+  'local-targets': { type: 'string' },
+  'check-interval': { type: 'string' },
+} as const;
 
 function parseMaxUnavailable(text: string, problems: Problems): MaxUnavailable {
   const count = /^\d+$/.test(text) ? Number(text) : undefined;
@@ -234,5 +217,5 @@ function parseMaxUnavailable(text: string, problems: Problems): MaxUnavailable {
 
 /** One problem is the whole message; several are counted and listed. */
 function badInput(problems: readonly string[]): BadInputError {
-  return new BadInputError(problems.length === 1 ? problems[0] : `${problems.length} problems:\n${formatProblems(problems)}`);
+  return new BadInputError(problemsMessage(problems));
 }

@@ -8,9 +8,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StackOutputs } from '../../stack-contract.ts';
+import { readStackOutputs, StackNotFoundError } from '../../stack-outputs.ts';
 import { artifactExists } from '../aws/artifact-exists.ts';
 import { AutoScalingInstanceGuard } from '../aws/auto-scaling-instance-guard.ts';
-import { readStackOutputs } from '../aws/cloudformation-stack-outputs.ts';
 import { CloudWatchAlarmGate } from '../aws/cloudwatch-alarm-gate.ts';
 import { Elbv2TargetPool } from '../aws/elbv2-target-pool.ts';
 import { SsmInstaller } from '../aws/ssm-installer.ts';
@@ -115,7 +115,9 @@ const flagFor: Record<keyof ReleaseTargets, string> = {
 async function resolveTargets(args: ReleaseArgs | StatusArgs, clients: AwsClients, environment: CliEnvironment): Promise<Required<ReleaseTargets>> {
   const resolved: Record<string, string | undefined> = { ...args.overrides };
   if (requiredForRelease.some((key) => resolved[key] === undefined)) {
-    const outputs = await readStackOutputs(clients.cloudFormation, args.stackName, { clock: environment.clock });
+    const outputs = await readStackOutputs(clients.cloudFormation, args.stackName, { clock: environment.clock }).catch((error: unknown) => {
+      throw error instanceof StackNotFoundError ? new BadInputError(error.message) : error;
+    });
     for (const key of requiredForRelease) resolved[key] ??= outputs[StackOutputs[key]];
   }
   const missing = requiredForRelease.filter((key) => resolved[key] === undefined);
