@@ -35,3 +35,29 @@ export function enforceGoals(goals: readonly Goal[], print: (line: string) => vo
   if (missed > 0) process.exitCode = 1;
   return missed;
 }
+
+/**
+ * Runs a bench's `main` (which resolves with its exit code) under a watchdog: it fails after
+ * `timeoutMs`, and a process that a forgotten handle keeps alive after the figures are printed is
+ * ended `lingerMs` later (with exit 1 unless `lingerIsExpected`, for libraries known to leave timers).
+ */
+export function runBench(name: string, main: () => Promise<number>, options: { readonly timeoutMs: number; readonly lingerMs: number; readonly lingerIsExpected?: boolean }): void {
+  const watchdog = setTimeout(() => {
+    console.error(`${name}: still running after ${options.timeoutMs / 60_000} minutes, giving up`);
+    process.exit(1);
+  }, options.timeoutMs);
+  main().then(
+    (exitCode) => {
+      clearTimeout(watchdog);
+      process.exitCode = exitCode;
+      setTimeout(() => {
+        if (!options.lingerIsExpected) console.error(`${name}: a handle kept the process alive after the bench finished`);
+        process.exit(options.lingerIsExpected ? exitCode : exitCode || 1);
+      }, options.lingerMs).unref();
+    },
+    (error: unknown) => {
+      console.error(`${name} failed:`, error);
+      process.exit(1);
+    },
+  );
+}

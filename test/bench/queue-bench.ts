@@ -23,7 +23,7 @@ import { Consumer } from 'sqs-consumer';
 import { silentLogger } from '../../lib/runtime/json-logger.ts';
 import { QueueProcessor } from '../../lib/runtime/queue/queue-processor.ts';
 import { type LocalSqs, startLocalSqs } from '../helpers/local-sqs.ts';
-import { atLeast, atMost, enforceGoals } from './bench-goals.ts';
+import { atLeast, atMost, enforceGoals, runBench } from './bench-goals.ts';
 import { handlerLatencyMs, MEDIAN_MS, P99_MS, summarise } from './seeded-handler-latency.ts';
 
 const SEED = 'sluice-queue-bench-1';
@@ -369,23 +369,4 @@ async function main(): Promise<number> {
   return missed > 0 || incomplete.length > 0 ? 1 : 0;
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`queue bench: still running after ${BENCH_TIMEOUT_MS / 60_000} minutes, giving up`);
-  process.exit(1);
-}, BENCH_TIMEOUT_MS);
-
-main().then(
-  (exitCode) => {
-    clearTimeout(watchdog);
-    process.exitCode = exitCode;
-    // Everything was stopped; if a forgotten handle still holds the process, say so rather than hang.
-    setTimeout(() => {
-      console.error('queue bench: a handle kept the process alive after the bench finished');
-      process.exit(exitCode || 1);
-    }, 5_000).unref();
-  },
-  (error: unknown) => {
-    console.error('queue bench failed:', error);
-    process.exit(1);
-  },
-);
+runBench('queue bench', main, { timeoutMs: BENCH_TIMEOUT_MS, lingerMs: 5_000 });

@@ -35,7 +35,7 @@ import { LeaseTable } from '../../lib/runtime/stream/lease-table.ts';
 import { StreamConsumer } from '../../lib/runtime/stream/stream-consumer.ts';
 import { projectRoot } from '../helpers/run-cdk.ts';
 import { killAll, type LocalEndpoints, readWorkerRecord, spawnStreamWorker, type StreamWorkerProcess } from '../helpers/stream-worker-process.ts';
-import { atLeast, atMost, enforceGoals } from './bench-goals.ts';
+import { atLeast, atMost, enforceGoals, runBench } from './bench-goals.ts';
 
 const BACKLOG = 100_000;
 /** Measured reads per reader, after one warm-up read each; figures are medians (a loaded machine varies ±15 % run to run). */
@@ -390,20 +390,5 @@ async function main(): Promise<number> {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`stream bench: still running after ${BENCH_TIMEOUT_MS / 60_000} minutes, giving up`);
-  process.exit(1);
-}, BENCH_TIMEOUT_MS);
-
-main().then(
-  (exitCode) => {
-    clearTimeout(watchdog);
-    process.exitCode = exitCode;
-    // lifion-kinesis leaves timers behind after stopConsumer(); the figures are printed, so exit.
-    setTimeout(() => process.exit(exitCode), 1_000).unref();
-  },
-  (error: unknown) => {
-    console.error('stream bench failed:', error);
-    process.exit(1);
-  },
-);
+// lifion-kinesis leaves timers behind after stopConsumer(); the figures are printed by then.
+runBench('stream bench', main, { timeoutMs: BENCH_TIMEOUT_MS, lingerMs: 1_000, lingerIsExpected: true });
