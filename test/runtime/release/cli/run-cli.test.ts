@@ -178,7 +178,7 @@ describe('sluice release', () => {
     const failed = firstInstalledOn(sim, '2.0.0');
     expect(run.stderr[0]).toBe(`sluice: release of 2.0.0 failed and was rolled back to 1.0.0 in ${formatDuration(run.elapsedMs)}`);
     expect(run.stderr[1]).toBe(
-      `  cause: ${failed} at installing [Install.ExitCode4]: installing 2.0.0 on ${failed} failed (exit code 4: the new version never reported healthy on the instance; see its log below):`,
+      `  cause: ${failed} at installing [Install.ExitCode4]: installing 2.0.0 on ${failed} failed (exit code 4: the new version never reported healthy on the instance, which restored its previous version; see its log below):`,
     );
     // The installer's own words are there to act on.
     expect(run.stderr).toContain('sluice-install: http://127.0.0.1:8080/health did not report version 2.0.0 within 60s');
