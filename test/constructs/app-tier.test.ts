@@ -231,11 +231,21 @@ describe('AppTier', () => {
       expect(userData).toContain('/opt/sluice/bin/sluice-install');
       expect(userData).toContain('sluice-worker.service');
       expect(userData).toContain('TimeoutStopSec=60');
+      expect(userData).toContain('ExecStart=/usr/bin/node-22 --enable-source-maps server.mjs');
+      expect(userData).toContain('ExecStart=/usr/bin/node-22 --enable-source-maps worker.mjs');
       expect(userData).toContain('APP_PORT=8080');
       expect(userData).toContain('aws ssm get-parameter');
       // Before the first release: a placeholder that passes the health check, so the group keeps the instance.
       expect(userData).toContain('/opt/sluice/releases/none/server.mjs');
       expect(userData).toContain("version: 'none'");
+    });
+
+    it('fit in the 16 KB EC2 allows for user data', () => {
+      const userData = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData['Fn::Base64'];
+      const parts: unknown[] = typeof userData === 'string' ? [userData] : userData['Fn::Join'][1];
+      // Each token (bucket name, region, …) counted as 128 bytes, more than any of them resolves to.
+      const bytes = parts.reduce<number>((sum, part) => sum + (typeof part === 'string' ? Buffer.byteLength(part) : 128), 0);
+      expect(bytes).toBeLessThan(16 * 1024);
     });
 
     it('sluice-install refuses exactly the versions the release CLI refuses, before it touches anything', () => {

@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { Aws } from 'aws-cdk-lib';
 import { UserData } from 'aws-cdk-lib/aws-ec2';
 
-const installScript = readFileSync(new URL('./sluice-install.sh', import.meta.url), 'utf8');
+/**
+ * `sluice-install` as instances get it. User data is limited to 16 KB: the script is embedded
+ * without its comment lines and blank lines (the file keeps them; it has no heredoc or multi-line
+ * string a stripped line could belong to).
+ */
+export const installScript = readFileSync(new URL('./sluice-install.sh', import.meta.url), 'utf8')
+  .split('\n')
+  .filter((line, index) => index === 0 || !/^\s*(#|$)/.test(line))
+  .join('\n');
 
 export interface InstanceUserDataProps {
   readonly artifactBucketName: string;
@@ -104,7 +112,8 @@ function serviceUnit(props: ServiceUnitProps): string {
     'EnvironmentFile=/etc/sluice/env',
     'EnvironmentFile=/etc/sluice/release.env',
     'WorkingDirectory=/opt/sluice/current',
-    `ExecStart=/usr/bin/node-22 ${props.entry}`,
+    // Stack traces name the TypeScript sources through the release's .map files.
+    `ExecStart=/usr/bin/node-22 --enable-source-maps ${props.entry}`,
     'Restart=on-failure',
     'RestartSec=2',
     'KillSignal=SIGTERM',

@@ -42,6 +42,8 @@ export interface AwsSimulationOptions {
   readonly loopbackOnlyVersions?: readonly string[];
   /** Versions without an artifact in the bucket (install exits 3). @default - none */
   readonly missingArtifacts?: readonly string[];
+  /** Versions whose artifact was uploaded without its .sha256 checksum (install exits 3). @default - none */
+  readonly missingChecksums?: readonly string[];
   /** @default - the stack's: 5 s interval, 2 healthy / 3 unhealthy, 30 s deregistration delay */
   readonly targetGroup?: TargetGroupSettings;
   /** @default - 20 s installs, invocation visible after 0.5 s, delivered after 1 s */
@@ -102,6 +104,8 @@ export interface SimulationFaults {
   /** The version's app never passes its health check. */
   markBadVersion(version: string): void;
   removeArtifact(version: string): void;
+  /** Deletes the version's .sha256 checksum object, leaving the tarball. */
+  removeChecksum(version: string): void;
   setAlarmState(name: string, state: StateValue): void;
   fireAlarmAt(name: string, at: number, resolveAt?: number): void;
   /** The alarm is in ALARM exactly while a healthy target runs `version`. */
@@ -171,7 +175,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
   const context: SimulationContext = { clock, log, random: seededRandom(options.seed ?? 1) };
 
   const fleet = new Fleet(context, new Set(options.badVersions ?? []), new Set(options.loopbackOnlyVersions ?? []));
-  const bucket = new SimulatedArtifactBucket(names.artifactBucketName, options.missingArtifacts);
+  const bucket = new SimulatedArtifactBucket(names.artifactBucketName, options.missingArtifacts, options.missingChecksums);
   const parameters = new SimulatedParameterStore(context);
   const targetGroup = new SimulatedTargetGroup(context, fleet, names.targetGroupArn, options.targetGroup);
   const runCommand = new SimulatedRunCommand(context, fleet, bucket, options.runCommand);
@@ -251,6 +255,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     failInstall: (instanceId, version, failure = {}) => runCommand.failures.set(`${instanceId} ${version}`, failure),
     markBadVersion: (version) => log.change(() => fleet.badVersions.add(version)),
     removeArtifact: (version) => bucket.missing.add(version),
+    removeChecksum: (version) => bucket.missingChecksums.add(version),
     setAlarmState: (name, value) => log.change(() => alarms.setState(name, value)),
     fireAlarmAt: (name, at, resolveAt) => alarms.fireAt(name, at, resolveAt),
     alarmWhileServing: (name, version) =>

@@ -1,35 +1,95 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadInputError } from '../../../lib/runtime/release/errors.ts';
 import { packageRelease } from '../../../lib/runtime/release/package-release.ts';
 import { freePort } from '../../helpers/haproxy.ts';
 import { httpGet } from '../../helpers/local-fleet.ts';
 import { projectRoot } from '../../helpers/run-cdk.ts';
 
+const run = promisify(execFile);
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-describe('packageRelease', () => {
-  it('builds releases/<version>.tgz whose server.mjs and worker.mjs run on their own', async () => {
-    const outDir = await mkdtemp(join(tmpdir(), 'sluice-artifact-'));
-    const artifact = await packageRelease({ version: '1.2.3', projectRoot, outDir });
-    expect(artifact).toBe(join(outDir, 'releases', '1.2.3.tgz'));
-    const { stdout: listing } = await promisify(execFile)('tar', ['-tzf', artifact]);
-    expect(listing.trim().split('\n').sort()).toEqual(['release.json', 'server.mjs', 'worker.mjs']);
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-    // Unpacked as sluice-install does, run with the environment systemd gives it.
-    const releaseDir = await mkdtemp(join(tmpdir(), 'sluice-release-'));
-    await promisify(execFile)('tar', ['-xzf', artifact, '-C', releaseDir]);
+describe('npm run package -- <version>', () => {
+  const commit = 'c0ffee0000000000000000000000000000000001';
+  let outDir: string;
+  let stdout: string;
+  let releaseDir: string;
+  let startedAt: number;
+
+  beforeAll(async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'sluice-artifact-'));
+    startedAt = Date.now();
+    // The command a user (or CI, which sets GITHUB_SHA) runs.
+    ({ stdout } = await run('npm', ['run', '--silent', 'package', '--', '1.2.3', outDir], { cwd: projectRoot, env: { ...process.env, GITHUB_SHA: commit } }));
+    // Unpacked as sluice-install does.
+    releaseDir = await mkdtemp(join(tmpdir(), 'sluice-release-'));
+    await run('tar', ['-xzf', join(outDir, 'releases', '1.2.3.tgz'), '-C', releaseDir]);
+  }, 60_000);
+
+  it('writes releases/<version>.tgz and a <version>.tgz.sha256 beside it that sha256sum -c accepts', async () => {
+    expect((await readdir(join(outDir, 'releases'))).sort()).toEqual(['1.2.3.tgz', '1.2.3.tgz.sha256']);
+    const checksum = await readFile(join(outDir, 'releases', '1.2.3.tgz.sha256'), 'utf8');
+    expect(checksum).toBe(`${sha256(await readFile(join(outDir, 'releases', '1.2.3.tgz')))}  1.2.3.tgz\n`);
+    const { stdout: verified } = await run('sha256sum', ['-c', '1.2.3.tgz.sha256'], { cwd: join(outDir, 'releases') });
+    expect(verified).toBe('1.2.3.tgz: OK\n');
+  });
+
+  it("prints the artifact's size and the upload commands for both files", async () => {
+    const { size } = await stat(join(outDir, 'releases', '1.2.3.tgz'));
+    expect(stdout).toContain(`${join(outDir, 'releases', '1.2.3.tgz')} (`);
+    expect(stdout).toContain(`${size} bytes`);
+    expect(stdout).toContain('s3://<ArtifactBucketName>/releases/1.2.3.tgz\n');
+    expect(stdout).toContain('s3://<ArtifactBucketName>/releases/1.2.3.tgz.sha256\n');
+  });
+
+  it('holds the two bundles, their source maps, release.json and a manifest whose checksums match the files', async () => {
+    expect((await readdir(releaseDir)).sort()).toEqual(['manifest.json', 'release.json', 'server.mjs', 'server.mjs.map', 'worker.mjs', 'worker.mjs.map']);
+    const manifest = JSON.parse(await readFile(join(releaseDir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ version: '1.2.3', commit, nodeTarget: 'node22' });
+    expect(Date.parse(manifest.builtAt)).toBeGreaterThanOrEqual(startedAt - 1000);
+    expect(Date.parse(manifest.builtAt)).toBeLessThanOrEqual(Date.now());
+    const unpacked = await Promise.all(
+      ['release.json', 'server.mjs', 'server.mjs.map', 'worker.mjs', 'worker.mjs.map'].map(async (path) => {
+        const bytes = await readFile(join(releaseDir, path));
+        return { path, size: bytes.length, sha256: sha256(bytes) };
+      }),
+    );
+    expect(manifest.files).toEqual(unpacked);
+  });
+
+  it('is minified, and its source maps point stack traces at the TypeScript sources under --enable-source-maps', async () => {
+    const server = await readFile(join(releaseDir, 'server.mjs'), 'utf8');
+    expect(server.trimEnd().split('\n').length).toBeLessThan(10);
+    expect(server.trimEnd().endsWith('//# sourceMappingURL=server.mjs.map')).toBe(true);
+
+    // An invalid port makes the app throw from its own code at start-up.
+    const crash = (flags: string[]) =>
+      run(process.execPath, [...flags, 'server.mjs'], { cwd: releaseDir, env: { PATH: process.env.PATH, APP_PORT: '-1' } }).then(
+        () => '',
+        (error: { stderr: string }) => error.stderr,
+      );
+    const mapped = await crash(['--enable-source-maps']);
+    expect(mapped).toMatch(new RegExp(`at .*\\(${releaseDir}/(bin|lib/runtime/app)/[\\w-]+\\.ts:\\d+:\\d+\\)`));
+    expect(mapped).not.toContain('server.mjs:');
+    // Without the flag the same trace names only the bundle: the services need it.
+    expect(await crash([])).toMatch(/server\.mjs:\d+:\d+/);
+  });
+
+  it('runs server.mjs and worker.mjs on their own, with the environment systemd gives them', async () => {
     const port = await freePort();
-    const server = spawn(process.execPath, ['server.mjs'], { cwd: releaseDir, env: { PATH: process.env.PATH, APP_PORT: String(port), HEALTH_CHECK_PATH: '/health', SLUICE_VERSION: '1.2.3' } });
+    const server = spawn(process.execPath, ['--enable-source-maps', 'server.mjs'], { cwd: releaseDir, env: { PATH: process.env.PATH, APP_PORT: String(port), HEALTH_CHECK_PATH: '/health', SLUICE_VERSION: '1.2.3' } });
     children.push(server);
     let health: { status: number; body: string } | undefined;
     for (let attempt = 0; attempt < 100 && health?.status !== 200; attempt += 1) {
@@ -42,11 +102,22 @@ describe('packageRelease', () => {
     expect(code).toBe(0);
 
     // Without QUEUE_URL (the stage consumes its queue with Lambda) the worker stays idle and exits 0.
-    const worker = spawn(process.execPath, ['worker.mjs'], { cwd: releaseDir, env: { PATH: process.env.PATH } });
+    const worker = spawn(process.execPath, ['--enable-source-maps', 'worker.mjs'], { cwd: releaseDir, env: { PATH: process.env.PATH } });
     children.push(worker);
     const [workerCode] = await once(worker, 'exit');
     expect(workerCode).toBe(0);
   });
+});
+
+describe('packageRelease', () => {
+  it("records the checkout's HEAD as the commit when GITHUB_SHA is not set", async () => {
+    const outDir = await mkdtemp(join(tmpdir(), 'sluice-artifact-'));
+    const packaged = await packageRelease({ version: 'local-1', projectRoot, outDir, env: {} });
+    const { stdout: head } = await run('git', ['rev-parse', 'HEAD'], { cwd: projectRoot });
+    expect(packaged.manifest.commit).toBe(head.trim());
+    expect(packaged.artifact).toBe(join(outDir, 'releases', 'local-1.tgz'));
+    expect(packaged.size).toBe((await stat(packaged.artifact)).size);
+  }, 60_000);
 
   it('refuses a version that could not be installed', async () => {
     await expect(packageRelease({ version: '../x', projectRoot, outDir: tmpdir() })).rejects.toBeInstanceOf(BadInputError);

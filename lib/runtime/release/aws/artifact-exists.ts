@@ -15,12 +15,28 @@ export function artifactKey(version: string): string {
   return `releases/${version}.tgz`;
 }
 
-/** Whether `releases/<version>.tgz` is in the bucket, checked before any target is touched. */
-export async function artifactExists(s3: S3Client, bucket: string, version: string, options: ArtifactExistsOptions = {}): Promise<boolean> {
+/** Where the artifact's checksum lives: `sluice-install` refuses an artifact that does not match it. */
+export function checksumKey(version: string): string {
+  return `${artifactKey(version)}.sha256`;
+}
+
+/**
+ * The keys of `releases/<version>.tgz` and `releases/<version>.tgz.sha256` that are not in the
+ * bucket (none when the release can be installed), checked before any target is touched: every
+ * instance would refuse to install without both.
+ */
+export async function missingArtifactKeys(s3: S3Client, bucket: string, version: string, options: ArtifactExistsOptions = {}): Promise<string[]> {
   assertReleaseVersion(version);
+  const missing: string[] = [];
+  for (const key of [artifactKey(version), checksumKey(version)]) {
+    if (!(await objectExists(s3, bucket, key, options))) missing.push(key);
+  }
+  return missing;
+}
+
+async function objectExists(s3: S3Client, bucket: string, key: string, options: ArtifactExistsOptions): Promise<boolean> {
   const notFound = (error: unknown) =>
     error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404);
-  const key = artifactKey(version);
   try {
     await callAws(
       {

@@ -25,9 +25,11 @@ export interface SsmInstallerProps {
 
 /** What `sluice-install`'s exit codes mean, and what to do about them. */
 const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
-  2: 'sluice-install rejected the version',
-  3: 'the release artifact could not be downloaded; upload releases/<version>.tgz to the artifact bucket first',
-  4: 'the new version never reported healthy on the instance; see its log below',
+  2: 'sluice-install rejected the version or its configuration',
+  3: 'the release artifact or its checksum could not be downloaded; upload releases/<version>.tgz and releases/<version>.tgz.sha256 to the artifact bucket first',
+  4: 'the new version never reported healthy on the instance, which restored its previous version; see its log below',
+  5: 'the release artifact does not match its checksum (or is not a release); the instance was not changed: package and upload both files again',
+  6: 'the new version never reported healthy and the instance could not restore a healthy previous version; see its log below',
 };
 
 /** How many lines of the installer's output an error carries. */

@@ -9,7 +9,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StackOutputs } from '../../stack-contract.ts';
 import { readStackOutputs, StackNotFoundError } from '../../stack-outputs.ts';
-import { artifactExists } from '../aws/artifact-exists.ts';
+import { artifactKey, checksumKey, missingArtifactKeys } from '../aws/artifact-exists.ts';
 import { AutoScalingInstanceGuard } from '../aws/auto-scaling-instance-guard.ts';
 import { CloudWatchAlarmGate } from '../aws/cloudwatch-alarm-gate.ts';
 import { Elbv2TargetPool } from '../aws/elbv2-target-pool.ts';
@@ -171,12 +171,18 @@ async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironm
   }
   const clients = environment.clients(args.region);
   const targets = await resolveTargets(args, clients, environment);
-  if (version !== undefined && !(await artifactExists(clients.s3, targets.artifactBucketName, version, { clock: environment.clock }))) {
-    throw new BadInputError(
-      `no artifact for ${version}: s3://${targets.artifactBucketName}/releases/${version}.tgz does not exist; upload it first (aws s3 cp release.tgz s3://${targets.artifactBucketName}/releases/${version}.tgz)`,
-    );
-  }
+  if (version !== undefined) await assertArtifactUploaded(clients, targets.artifactBucketName, version, environment);
   return adapters(targets, clients, environment, args.command === 'release' ? args.extraAlarms : []);
+}
+
+/** Every instance would refuse the version without its artifact and checksum: refuse it here, first. */
+async function assertArtifactUploaded(clients: AwsClients, bucket: string, version: string, environment: CliEnvironment): Promise<void> {
+  const missing = await missingArtifactKeys(clients.s3, bucket, version, { clock: environment.clock });
+  if (missing.length === 0) return;
+  throw new BadInputError(
+    `no artifact for ${version}: ${missing.map((key) => `s3://${bucket}/${key}`).join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist; `
+      + `build both files with npm run package -- ${version} and upload them: ${[artifactKey(version), checksumKey(version)].map((key) => `aws s3 cp dist/${key} s3://${bucket}/${key}`).join(' && ')}`,
+  );
 }
 
 /**

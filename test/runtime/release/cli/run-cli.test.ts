@@ -178,7 +178,7 @@ describe('sluice release', () => {
     const failed = firstInstalledOn(sim, '2.0.0');
     expect(run.stderr[0]).toBe(`sluice: release of 2.0.0 failed and was rolled back to 1.0.0 in ${formatDuration(run.elapsedMs)}`);
     expect(run.stderr[1]).toBe(
-      `  cause: ${failed} at installing [Install.ExitCode4]: installing 2.0.0 on ${failed} failed (exit code 4: the new version never reported healthy on the instance; see its log below):`,
+      `  cause: ${failed} at installing [Install.ExitCode4]: installing 2.0.0 on ${failed} failed (exit code 4: the new version never reported healthy on the instance, which restored its previous version; see its log below):`,
     );
     // The installer's own words are there to act on.
     expect(run.stderr).toContain('sluice-install: http://127.0.0.1:8080/health did not report version 2.0.0 within 60s');
@@ -226,24 +226,42 @@ describe('sluice release', () => {
       expect(sim.state.calls).toEqual([]);
     });
 
-    it('a version whose artifact was never uploaded', async () => {
+    it('a version whose artifact was never uploaded, saying how to build and upload both files', async () => {
       const { sim, cli } = await deployedStage({ missingArtifacts: ['2.0.0'] });
       const bucket = sim.names.artifactBucketName;
       const run = await cli(['release', '2.0.0']);
       expect(run.exitCode).toBe(3);
       expect(run.stderr).toEqual([
-        `sluice: no artifact for 2.0.0: s3://${bucket}/releases/2.0.0.tgz does not exist; upload it first (aws s3 cp release.tgz s3://${bucket}/releases/2.0.0.tgz)`,
+        `sluice: no artifact for 2.0.0: s3://${bucket}/releases/2.0.0.tgz and s3://${bucket}/releases/2.0.0.tgz.sha256 do not exist; build both files with npm run package -- 2.0.0 and upload them: `
+          + `aws s3 cp dist/releases/2.0.0.tgz s3://${bucket}/releases/2.0.0.tgz && aws s3 cp dist/releases/2.0.0.tgz.sha256 s3://${bucket}/releases/2.0.0.tgz.sha256`,
       ]);
-      expect(sim.state.calls.map((call) => call.operation)).toEqual(['DescribeStacks', 'HeadObject']);
+      expect(sim.state.calls.map((call) => call.operation)).toEqual(['DescribeStacks', 'HeadObject', 'HeadObject']);
     });
 
-    it('an artifact removed from the bucket', async () => {
+    it('a version whose artifact was uploaded without its checksum', async () => {
+      const { sim, cli } = await deployedStage({ missingChecksums: ['2.0.0'] });
+      const bucket = sim.names.artifactBucketName;
+      const run = await cli(['release', '2.0.0']);
+      expect(run.exitCode).toBe(3);
+      expect(run.stderr).toHaveLength(1);
+      expect(run.stderr[0]).toMatch(new RegExp(`^sluice: no artifact for 2\\.0\\.0: s3://${bucket}/releases/2\\.0\\.0\\.tgz\\.sha256 does not exist; build both files with npm run package -- 2\\.0\\.0 and upload them: `));
+      expect(sim.state.calls.map((call) => call.operation)).toEqual(['DescribeStacks', 'HeadObject', 'HeadObject']);
+      expect(sim.state.versions()).toEqual(Object.fromEntries(targetIds(sim).map((id) => [id, '1.0.0'])));
+    });
+
+    it('an artifact removed from the bucket, or its checksum', async () => {
       const { sim, cli } = await deployedStage();
       sim.faults.removeArtifact('2.0.0');
       const run = await cli(['release', '2.0.0']);
       expect(run.exitCode).toBe(3);
       expect(run.stderr[0]).toMatch(/^sluice: no artifact for 2\.0\.0: /);
-      expect(sim.state.calls.map((call) => call.operation)).toEqual(['DescribeStacks', 'HeadObject']);
+      expect(sim.state.calls.map((call) => call.operation)).toEqual(['DescribeStacks', 'HeadObject', 'HeadObject']);
+
+      sim.faults.removeChecksum('3.0.0');
+      const checksumRun = await cli(['release', '3.0.0']);
+      expect(checksumRun.exitCode).toBe(3);
+      expect(checksumRun.stderr[0]).toContain(`s3://${sim.names.artifactBucketName}/releases/3.0.0.tgz.sha256 does not exist`);
+      expect(checksumRun.stderr[0]).not.toContain('3.0.0.tgz and');
       expect(sim.state.versions()).toEqual(Object.fromEntries(targetIds(sim).map((id) => [id, '1.0.0'])));
     });
 
