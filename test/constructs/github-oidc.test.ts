@@ -129,7 +129,7 @@ describe('GithubOidc', () => {
     expect(statementsOf(template, 'GithubOidcDeployRole')).toEqual([
       { Sid: 'AssumeCdkBootstrapRoles', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [bootstrapRole('deploy'), bootstrapRole('file-publishing'), bootstrapRole('lookup')] },
       {
-        Sid: 'DescribeWithoutResourceLevelPermissions',
+        Sid: 'CallsWithoutResourceLevelPermissions',
         Effect: 'Allow',
         Action: [
           'autoscaling:DescribeAutoScalingInstances',

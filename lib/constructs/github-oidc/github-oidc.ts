@@ -165,8 +165,8 @@ export class GithubOidc extends Construct {
    */
   private grantRelease(role: iam.Role): void {
     const stageTagged = { StringEquals: { [`aws:ResourceTag/${STAGE_TAG_KEY}`]: [...this.stages] } };
-    const readOnlyEverywhere = new iam.PolicyStatement({
-      sid: 'DescribeWithoutResourceLevelPermissions',
+    role.addToPolicy(new iam.PolicyStatement({
+      sid: 'CallsWithoutResourceLevelPermissions',
       actions: [
         'autoscaling:DescribeAutoScalingInstances',
         'elasticloadbalancing:DescribeTargetGroupAttributes',
@@ -176,8 +176,7 @@ export class GithubOidc extends Construct {
         'ssm:GetCommandInvocation',
       ],
       resources: ['*'],
-    });
-    role.addToPolicy(readOnlyEverywhere);
+    }));
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'ELBv2 DescribeTargetHealth/DescribeTargetGroups/DescribeTargetGroupAttributes, Auto Scaling DescribeAutoScalingInstances and SSM GetCommandInvocation/CancelCommand have no resource types in the Service Authorization Reference, so IAM accepts only "*" for them; they read state or cancel a command, and change no resource.',
