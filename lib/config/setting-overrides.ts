@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { parseDurationMs } from '../runtime/duration.ts';
 import { closestMatch } from '../runtime/problems.ts';
+import { ciContextKeys } from './ci-settings.ts';
 import type { StageConfig } from './stage-config.ts';
 
 type SettingKind = 'integer' | 'number' | 'duration' | 'text' | 'boolean';
@@ -83,7 +84,8 @@ export function parseSettingOverrides(context: Readonly<Record<string, unknown>>
   return { overrides: overrides as Partial<StageConfig>, problems };
 }
 
-const settingNames: readonly string[] = [stageContextKey, ...overridableSettings];
+// The CI stack's keys last: `-c githubRepository=owner/name` adds the CI stack (lib/config/ci-settings.ts).
+const settingNames: readonly string[] = [stageContextKey, ...overridableSettings, ...ciContextKeys];
 
 function isUnknownSetting(key: string): boolean {
   return !/[@:]/.test(key) && !cdkContextKeys.has(key) && !settingNames.includes(key);

@@ -1,10 +1,11 @@
-import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { currentVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
 import { AppTier } from '../constructs/app-tier/app-tier.ts';
 import { EventStream } from '../constructs/event-stream/event-stream.ts';
+import { STAGE_TAG_KEY } from '../constructs/github-oidc/stage-tag.ts';
 import { Monitoring } from '../constructs/monitoring/monitoring.ts';
 import { ReleaseResources } from '../constructs/release-resources/release-resources.ts';
 import { WorkQueue } from '../constructs/work-queue/work-queue.ts';
@@ -18,6 +19,8 @@ export class SluiceStack extends Stack {
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, { ...props, description: `sluice (${props.config.stageName}): web service, worker, queue, stream and release resources` });
     const { config } = props;
+    // The CI deploy role may touch only resources with its stages' tag (lib/constructs/github-oidc).
+    Tags.of(this).add(STAGE_TAG_KEY, config.stageName);
 
     const accessLogs = new AccessLogsBucket(this, 'AccessLogs');
     const release = new ReleaseResources(this, 'Release', {

@@ -12,6 +12,24 @@ describe('cdk synth (bin/app.ts)', () => {
     const template = JSON.parse(readFileSync(join(run.outdir, 'sluice-dev.template.json'), 'utf8'));
     expect(Object.keys(template.Outputs)).toContain('TargetGroupArn');
     expect(template.Resources).toBeDefined();
+    // The CI stack needs a repository: without -c githubRepository it is not part of the app.
+    const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8'));
+    expect(Object.keys(manifest.artifacts)).not.toContain('sluice-ci');
+  });
+
+  it('adds the CI stack with -c githubRepository=owner/name, with the AWS Solutions checks passing', async () => {
+    const run = await runCdk(['synth', '--quiet', '-c', 'githubRepository=octo-org/octo-repo']);
+    expect(run.stderr).not.toMatch(/ERROR/);
+    expect(run.exitCode).toBe(0);
+    const template = JSON.parse(readFileSync(join(run.outdir, 'sluice-ci.template.json'), 'utf8'));
+    expect(Object.keys(template.Outputs).sort()).toEqual(['DeployRoleArn', 'GithubOidcProviderArn', 'PullRequestRoleArn']);
+    const trust = JSON.stringify(Object.values(template.Resources as Record<string, { Type: string; Properties: { AssumeRolePolicyDocument?: unknown } }>)
+      .filter((resource) => resource.Type === 'AWS::IAM::Role').map((role) => role.Properties.AssumeRolePolicyDocument));
+    expect(trust).toContain('"repo:octo-org/octo-repo:pull_request"');
+    expect(trust).toContain('"repo:octo-org/octo-repo:ref:refs/heads/main"');
+    // Every stage the app knows, so that one CI stack deploys and releases dev and prod.
+    expect(JSON.stringify(template)).toContain('stack/sluice-prod/*');
+    expect(readFileSync(join(run.outdir, 'sluice-dev.template.json'), 'utf8')).toContain('"sluice:stage"');
   });
 
   it('synthesizes prod with -c stage=prod', async () => {
@@ -50,7 +68,7 @@ describe('cdk synth (bin/app.ts)', () => {
     expect(run.exitCode).not.toBe(0);
     // The one problem: the feature flag and the context the CDK CLI adds (aws:cdk:*) are not settings.
     expect(run.stderr).toMatch(new RegExp('Invalid configuration for stage "dev":\n'
-      + '  - unknown setting "minCapacty": did you mean "minCapacity"\\? \\(valid settings: stage, protectData, [^\n]*, artifactNoncurrentRetentionDays\\)\n'
+      + '  - unknown setting "minCapacty": did you mean "minCapacity"\\? \\(valid settings: stage, protectData, [^\n]*, artifactNoncurrentRetentionDays, githubRepository, githubOidcProviderArn\\)\n'
       + '(?!  - )'));
     expect(run.stderr).not.toMatch(/^\s+at /m);
   });
