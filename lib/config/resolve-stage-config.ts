@@ -6,6 +6,7 @@ import { validateReleaseResourcesSettings } from '../constructs/release-resource
 import { validateWorkQueueSettings } from '../constructs/work-queue/validate-work-queue-settings.ts';
 import { Problems } from '../runtime/problems.ts';
 import { STAGE_NAME_PATTERN } from '../runtime/stack-contract.ts';
+import { externalApiUrlProblems } from './external-api-url.ts';
 import { parseSettingOverrides } from './setting-overrides.ts';
 import { consumerKinds, type StageConfig, StageConfigError } from './stage-config.ts';
 import { defaultStage, stages } from './stages.ts';
@@ -49,6 +50,7 @@ export function validateStageConfig(config: StageConfig): string[] {
       check.add(`${name} must be one of ${consumerKinds.join(', ')} (given "${value}")`);
     }
   }
+  check.addAll(externalApiUrlProblems(config.externalApiUrl));
   // Across two constructs: the healthy-hosts alarm (monitoring) against the group's minimum (app tier).
   const minCapacity = config.minCapacity ?? APP_TIER_DEFAULTS.minCapacity;
   if (config.minHealthyHosts !== undefined && config.minHealthyHosts > minCapacity) {

@@ -14,6 +14,7 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
   protectData: 'boolean',
   queueConsumer: 'text',
   streamConsumer: 'text',
+  externalApiUrl: 'text',
   instanceType: 'text',
   minCapacity: 'integer',
   desiredCapacity: 'integer',

@@ -33,6 +33,13 @@ export interface StageConfig
    * @default 'instances'
    */
   readonly streamConsumer?: StreamConsumer;
+  /**
+   * The external HTTP API the example work handler (lib/runtime/app/work-handler.ts) POSTs each job
+   * to, from the instance worker and the Lambda consumer alike (as EXTERNAL_API_URL). An https URL,
+   * printable ASCII, without credentials: it is written into the instances' user data in plain text.
+   * @default - none: the work handler only logs each job
+   */
+  readonly externalApiUrl?: string;
 }
 
 /** Who consumes the work queue or reads the event stream. */

@@ -1,4 +1,4 @@
-// The Kinesis client of the worker and the CLI. The SDK's Kinesis client speaks HTTP/2, which AWS
+// The Kinesis client of the web app, the worker and the CLI. The SDK's Kinesis client speaks HTTP/2, which AWS
 // serves; the local stand-ins (kinesalite) speak HTTP/1.1 only, so when the endpoint is overridden —
 // by AWS_ENDPOINT_URL_KINESIS or AWS_ENDPOINT_URL, which the SDK honours by itself — the client gets
 // an HTTP/1.1 handler instead.

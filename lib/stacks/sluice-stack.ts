@@ -37,6 +37,9 @@ export class SluiceStack extends Stack {
       retainCheckpoints: config.protectData,
       lambdaConsumer: streamConsumer === 'instances' ? undefined : {},
     });
+    // The work handler's external API, for whichever consumer runs it.
+    const externalApi: Record<string, string> = config.externalApiUrl === undefined ? {} : { EXTERNAL_API_URL: config.externalApiUrl };
+    for (const [name, value] of Object.entries(externalApi)) workQueue.consumerFunction?.addEnvironment(name, value);
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
       accessLogsBucket: accessLogs.bucket,
@@ -44,7 +47,12 @@ export class SluiceStack extends Stack {
       currentVersionParameter: release.currentVersionParameter,
       deletionProtection: config.protectData,
       environment: {
-        // Without QUEUE_URL the instance worker stays idle: the queue is Lambda's alone.
+        // The producer side, always present: the web app sends POST /jobs and POST /events here,
+        // whoever consumes them.
+        WORK_QUEUE_URL: workQueue.queue.queueUrl,
+        EVENT_STREAM_NAME: eventStream.stream.streamName,
+        ...externalApi,
+        // The consumer side: without QUEUE_URL the instance worker stays idle, the queue is Lambda's alone.
         ...(queueConsumer === 'lambda' ? {} : { QUEUE_URL: workQueue.queue.queueUrl }),
         // Without STREAM_NAME the instance worker does not read the stream: Lambda alone does.
         ...(streamConsumer === 'lambda' ? {} : {
@@ -54,6 +62,8 @@ export class SluiceStack extends Stack {
         }),
       },
     });
+    workQueue.grantSend(appTier.instanceRole);
+    eventStream.grantProduce(appTier.instanceRole);
     if (queueConsumer !== 'lambda') workQueue.grantConsume(appTier.instanceRole);
     if (streamConsumer !== 'lambda') eventStream.grantConsume(appTier.instanceRole);
     const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });

@@ -73,7 +73,7 @@ describe('resolveStageConfig', () => {
   });
 
   it('refuses an unknown setting, suggesting the closest one and listing every valid one, next to the other problems', () => {
-    const valid = 'stage, protectData, queueConsumer, streamConsumer, instanceType, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
+    const valid = 'stage, protectData, queueConsumer, streamConsumer, externalApiUrl, instanceType, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
       + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
       + 'workerStopTimeout, installHealthTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
       + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
@@ -168,6 +168,28 @@ describe('resolveStageConfig', () => {
       'queueConsumer must be one of instances, lambda, both (given "sqs")',
       'streamConsumer must be one of instances, lambda, both (given "kcl")',
     ]);
+  });
+
+  it('takes the work handler\'s external API as an https URL, none by default', () => {
+    expect(resolveStageConfig('dev').externalApiUrl).toBeUndefined();
+    expect(resolveStageConfig('dev', { externalApiUrl: 'https://api.example.com/v1/jobs?tenant=7' }).externalApiUrl).toBe('https://api.example.com/v1/jobs?tenant=7');
+  });
+
+  it('refuses an external API URL that is not plain https, with every other problem', () => {
+    expect(problemsOf(() => resolveStageConfig('dev', { externalApiUrl: 'http://api.example.com/jobs', maxReceiveCount: '0' }))).toEqual([
+      'maxReceiveCount must be a whole number between 1 and 1000 (given 0)',
+      'externalApiUrl must be an https URL: jobs leave the VPC for the internet (given "http://api.example.com/jobs")',
+    ]);
+    const refusals: [string, string][] = [
+      ['api.example.com/jobs', 'externalApiUrl must be an absolute https URL such as https://api.example.com/jobs (given "api.example.com/jobs")'],
+      ['https://api.example.com/a b', 'externalApiUrl must be printable ASCII without spaces, quotes, backslashes, "$" or "`" (percent-encode the rest) (given "https://api.example.com/a b")'],
+      ['https://api.example.com/$HOME', 'externalApiUrl must be printable ASCII without spaces, quotes, backslashes, "$" or "`" (percent-encode the rest) (given "https://api.example.com/$HOME")'],
+      ['https://api.example.com/\nSLUICE_EOF', 'externalApiUrl must be printable ASCII without spaces, quotes, backslashes, "$" or "`" (percent-encode the rest) (given "https://api.example.com/\\nSLUICE_EOF")'],
+      ['https://bot:s3cret@api.example.com/jobs', 'externalApiUrl must not hold a user name or password: the URL is written into the instances\' user data in plain text (given a URL with credentials)'],
+    ];
+    for (const [externalApiUrl, problem] of refusals) {
+      expect(problemsOf(() => resolveStageConfig('dev', { externalApiUrl }))).toEqual([problem]);
+    }
   });
 
   it('rejects fractions where whole units are needed', () => {

@@ -98,6 +98,20 @@ describe('EventStream', () => {
     granted.resourcePropertiesCountIs('AWS::SQS::QueuePolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow' })]) } }, 0);
   });
 
+  it('grants a producer exactly PutRecord and PutRecords on the stream, and no KMS (the AWS-managed key needs none)', () => {
+    const { template: granted } = eventStreamStack({}, (stack, eventStream) => {
+      eventStream.grantProduce(new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() }));
+    });
+    const statements = new Capture();
+    granted.hasResourceProperties('AWS::IAM::Policy', { Roles: [{ Ref: Match.stringLikeRegexp('^Producer') }], PolicyDocument: { Statement: statements } });
+    expect(statements.asArray()).toEqual([{
+      Effect: 'Allow',
+      Action: ['kinesis:PutRecord', 'kinesis:PutRecords'],
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^EventStream[0-9A-F]{8}$/), 'Arn'] },
+    }]);
+    granted.hasResourceProperties('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' } });
+  });
+
   it('measures iterator age, write throttles and checkpoint throttles', () => {
     const { eventStream } = eventStreamStack();
     expect(eventStream.metricIteratorAge()).toMatchObject({ metricName: 'GetRecords.IteratorAgeMilliseconds', statistic: 'Maximum' });

@@ -77,9 +77,10 @@ describe('WorkQueue', () => {
         Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WorkQueue(?!DeadLetter)'), 'Arn'] },
       }] },
     });
+    // The web app knows the queue URL: SendMessage is its only call (SSE-SQS needs no KMS permission).
     granted.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^Producer') }],
-      PolicyDocument: { Statement: [Match.objectLike({ Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'] })] },
+      PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WorkQueue(?!DeadLetter)'), 'Arn'] } }] },
     });
   });
 

@@ -72,7 +72,7 @@ describe('lambda/queue-consumer handler', () => {
     const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(logged.filter((line) => line.event === 'work_received').map((line) => [line.messageId, line.type])).toEqual([['m1', 'send-invoice'], ['m4', 'send-reminder']]);
     expect(logged.find((line) => line.event === 'message_failed' && line.messageId === 'm3')).toMatchObject({
-      error: { name: 'MessageParseError', reasonCode: 'UnparseableBody', message: expect.stringContaining('non-empty string "type"') },
+      error: { name: 'MessageParseError', reasonCode: 'UnparseableBody', message: expect.stringContaining('type must be a non-empty string') },
     });
   });
 

@@ -39,27 +39,38 @@ describe('SluiceStack', () => {
   };
   const instanceActions = (template: typeof dev.template) => instanceStatements(template).flatMap((statement) => [statement.Action].flat()).sort();
   const userData = (template: typeof dev.template) => JSON.stringify(Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
-  const arnOf = (logicalIdPattern: RegExp) => ({ 'Fn::GetAtt': [expect.stringMatching(logicalIdPattern), 'Arn'] });
   /** The same, for template matchers. */
   const templateArnOf = (logicalIdPattern: RegExp) => ({ 'Fn::GetAtt': [Match.stringLikeRegexp(logicalIdPattern.source), 'Arn'] });
 
-  it('lets the instances consume the queue and read the stream with exactly the calls the consumers make', () => {
-    const statements = instanceStatements(dev.template);
-    expect(statements).toEqual(expect.arrayContaining([
-      expect.objectContaining({ Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], Resource: arnOf(/^WorkQueue(?!DeadLetter)/) }),
-      expect.objectContaining({ Action: ['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], Resource: arnOf(/^EventStream[0-9A-F]{8}$/) }),
-      expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], Resource: arnOf(/^EventStreamCheckpointTable/) }),
-      expect.objectContaining({ Action: 'sqs:SendMessage', Resource: arnOf(/^EventStreamFailureQueue/) }),
-    ]));
-    // Nothing more on the stream, the table or any queue: no producing, no deleting leases, no other queue to send to.
-    expect(instanceActions(dev.template).filter((action) => /^(kinesis|dynamodb|sqs):/.test(action))).toEqual([
-      'dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem',
-      'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards',
-      'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage',
+  /** The instance role's grants on the queues, the stream and the table, as `action on <logical id>`. */
+  const dataGrants = (template: typeof dev.template) => instanceStatements(template)
+    .flatMap((statement) => [statement.Action].flat().flatMap((action) => [statement.Resource].flat().map((resource) => {
+      const logicalId = (resource as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[0] ?? JSON.stringify(resource);
+      return `${action} on ${logicalId.replace(/[0-9A-F]{8}$/, '')}`;
+    })))
+    .filter((grant) => /^(kinesis|dynamodb|sqs):/.test(grant))
+    .sort();
+  const producerGrants = ['kinesis:PutRecord on EventStream', 'kinesis:PutRecords on EventStream', 'sqs:SendMessage on WorkQueue'];
+
+  it('lets the instances consume the queue and read the stream with exactly the calls the consumers make, and produce with exactly the calls the web app makes', () => {
+    // Nothing more on the stream, the table or any queue: no deleting leases, no other queue to send to, no KMS (AWS-managed keys).
+    expect(dataGrants(dev.template)).toEqual([
+      'dynamodb:GetItem on EventStreamCheckpointTable', 'dynamodb:Scan on EventStreamCheckpointTable', 'dynamodb:UpdateItem on EventStreamCheckpointTable',
+      'kinesis:GetRecords on EventStream', 'kinesis:GetShardIterator on EventStream', 'kinesis:ListShards on EventStream',
+      'kinesis:PutRecord on EventStream', 'kinesis:PutRecords on EventStream',
+      'sqs:ChangeMessageVisibility on WorkQueue', 'sqs:DeleteMessage on WorkQueue', 'sqs:GetQueueAttributes on WorkQueue', 'sqs:GetQueueUrl on WorkQueue', 'sqs:ReceiveMessage on WorkQueue',
+      'sqs:SendMessage on EventStreamFailureQueue', 'sqs:SendMessage on WorkQueue',
     ]);
+    expect(instanceActions(dev.template).filter((action) => action.startsWith('kms:'))).toEqual([]);
+  });
+
+  it('lets the web app produce whoever consumes: exactly sqs:SendMessage on the work queue and kinesis:PutRecord(s) on the stream', () => {
+    expect(dataGrants(synthStage('dev', { queueConsumer: 'lambda', streamConsumer: 'lambda' }).template)).toEqual(producerGrants);
   });
 
   it('tells the instances where the queue, stream, checkpoints and failure queue are', () => {
+    expect(userData(dev.template)).toMatch(/\\nWORK_QUEUE_URL=",\{"Ref":"WorkQueue/);
+    expect(userData(dev.template)).toMatch(/\\nEVENT_STREAM_NAME=",\{"Ref":"EventStream/);
     expect(userData(dev.template)).toMatch(/\\nQUEUE_URL=",\{"Ref":"WorkQueue/);
     expect(userData(dev.template)).toMatch(/\\nSTREAM_NAME=",\{"Ref":"EventStream/);
     expect(userData(dev.template)).toMatch(/\\nCHECKPOINT_TABLE_NAME=",\{"Ref":"EventStreamCheckpointTable/);
@@ -74,6 +85,8 @@ describe('SluiceStack', () => {
     lambdaOnly.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: templateArnOf(/^WorkQueue/), FunctionResponseTypes: ['ReportBatchItemFailures'] });
     expect(instanceActions(lambdaOnly)).not.toContain(sqsConsume);
     expect(userData(lambdaOnly)).not.toMatch(/\\nQUEUE_URL=/);
+    // The web app still sends there.
+    expect(userData(lambdaOnly)).toMatch(/\\nWORK_QUEUE_URL=",\{"Ref":"WorkQueue/);
 
     const both = synthStage('dev', { queueConsumer: 'both' }).template;
     both.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
@@ -88,8 +101,9 @@ describe('SluiceStack', () => {
 
     const lambdaOnly = synthStage('dev', { streamConsumer: 'lambda' });
     lambdaOnly.template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', kinesisMapping, 1);
-    expect(instanceActions(lambdaOnly.template).filter((action) => streamActions.includes(action))).toEqual([]);
+    expect(dataGrants(lambdaOnly.template).filter((grant) => !producerGrants.includes(grant))).toEqual(['sqs:ChangeMessageVisibility on WorkQueue', 'sqs:DeleteMessage on WorkQueue', 'sqs:GetQueueAttributes on WorkQueue', 'sqs:GetQueueUrl on WorkQueue', 'sqs:ReceiveMessage on WorkQueue']);
     expect(userData(lambdaOnly.template).match(streamEnvironment)).toBeNull();
+    expect(userData(lambdaOnly.template)).toMatch(/\\nEVENT_STREAM_NAME=",\{"Ref":"EventStream/);
     // The output stays: Lambda's on-failure records land in the same failure queue.
     expect(lambdaOnly.template.findOutputs('StreamFailureQueueUrl')).toHaveProperty('StreamFailureQueueUrl');
 
@@ -99,6 +113,17 @@ describe('SluiceStack', () => {
     expect(userData(both).match(streamEnvironment)).toHaveLength(3);
 
     dev.template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', kinesisMapping, 0);
+  });
+
+  it('gives the work handler the external API URL on the instances and in the Lambda consumer, none by default', () => {
+    const url = 'https://api.example.com/v1/jobs';
+    expect(userData(dev.template)).not.toMatch(/EXTERNAL_API_URL/);
+    const configured = synthStage('dev', { externalApiUrl: url, queueConsumer: 'both' }).template;
+    expect(userData(configured)).toContain(`\\nEXTERNAL_API_URL=${url}\\n`);
+    configured.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: { Variables: Match.objectLike({ EXTERNAL_API_URL: url }) },
+    });
   });
 
   it('protects data in prod and not in dev', () => {

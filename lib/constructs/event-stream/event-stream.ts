@@ -152,9 +152,14 @@ export class EventStream extends Construct {
       .combine(this.failureQueue.grant(grantee, 'sqs:SendMessage'));
   }
 
-  /** Lets `grantee` put records: kinesis:PutRecord, kinesis:PutRecords, kinesis:ListShards, kinesis:DescribeStreamSummary. */
-  grantWrite(grantee: iam.IGrantable): iam.Grant {
-    return this.stream.grantWrite(grantee);
+  /**
+   * Lets `grantee` put events on the stream (the web app's `POST /events`), exactly the calls a
+   * producer makes: kinesis:PutRecord and kinesis:PutRecords on the stream. No KMS permission: the
+   * AWS-managed key (aws/kinesis) needs none in the producer's role. (The stream's own grantWrite
+   * adds ListShards and DescribeStreamSummary, which a producer never calls.)
+   */
+  grantProduce(grantee: iam.IGrantable): iam.Grant {
+    return this.stream.grant(grantee, 'kinesis:PutRecord', 'kinesis:PutRecords');
   }
 
   // --- Lambda consumer ---------------------------------------------------------------------------

@@ -136,10 +136,13 @@ export class WorkQueue extends Construct {
   }
 
   /**
-   * Lets `grantee` enqueue work: sqs:SendMessage, sqs:GetQueueAttributes, sqs:GetQueueUrl.
+   * Lets `grantee` enqueue work (the web app's `POST /jobs`), exactly the call it makes:
+   * sqs:SendMessage on the work queue. No KMS permission: the queue is encrypted with SSE-SQS.
+   * (The queue's own grantSendMessages adds GetQueueAttributes and GetQueueUrl, which a producer
+   * given the queue URL never calls.)
    */
   grantSend(grantee: iam.IGrantable): iam.Grant {
-    return this.queue.grantSendMessages(grantee);
+    return this.queue.grant(grantee, 'sqs:SendMessage');
   }
 
   // --- Lambda consumer ---------------------------------------------------------------------------

@@ -1,31 +1,82 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '../json-logger.ts';
+import { readJsonBody } from './json-request-body.ts';
+import { type StreamEvent, streamEventProblems } from './stream-event.ts';
+import { workItemProblems } from './work-item.ts';
+
+/** Where `POST /jobs` enqueues: the work queue (SendMessage). */
+export interface WorkQueueProducer {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+}
+
+/** Where `POST /events` puts records: the event stream (PutRecord). */
+export interface EventStreamProducer {
+  readonly kinesis: KinesisClient;
+  readonly streamName: string;
+}
 
 export interface WebAppOptions {
-  /** The release this process runs; `/health` reports it and the release verifies it. */
+  /** The release this process runs; `/health` and `/version` report it and the release verifies it. */
   readonly version: string;
   /** @default 8080 (0 picks a free port) */
   readonly port?: number;
-  /** @default '127.0.0.1' on tests' request; '0.0.0.0' behind the ALB */
+  /** @default '0.0.0.0' (behind the ALB); tests pass '127.0.0.1' */
   readonly host?: string;
   /** @default '/health' */
   readonly healthPath?: string;
   readonly logger: Logger;
+  readonly workQueue: WorkQueueProducer;
+  readonly eventStream: EventStreamProducer;
+  /**
+   * How long one SendMessage or PutRecord may take, SDK retries included, before the request is
+   * answered 503. Well under the ALB's 60-second idle timeout, so the client hears it from the app.
+   * @default 10000
+   */
+  readonly producerTimeoutMs?: number;
 }
 
 /**
- * The web app behind the ALB, reduced to what the platform relies on: a health check that reports
- * the version and turns 503 the moment the process starts stopping, and a graceful stop that
- * finishes the requests in flight. The app's own routes go in `route`.
+ * SQS's message limit (1 MiB), which is also a Kinesis record's default limit (data and partition
+ * key together). A larger body is refused with 413 while it is being read.
+ */
+export const MAX_BODY_BYTES = 1_048_576;
+
+/** What a 503 tells the client to wait before trying again. */
+const RETRY_AFTER_SECONDS = 5;
+
+/** Characters SQS refuses in a message body that valid JSON can still hold unescaped. */
+const NOT_ALLOWED_IN_SQS = /[\uFFFE\uFFFF]/;
+
+interface Route {
+  readonly method: string;
+  readonly handle: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+}
+
+/**
+ * The web app behind the ALB: `POST /jobs` enqueues a job on the work queue, `POST /events` puts an
+ * event on the stream, `GET /version` reports the release. Under them the platform's part: a health
+ * check that reports the version and turns 503 the moment the process starts stopping, and a
+ * graceful stop that lets the requests in flight finish (a POST whose body is still arriving
+ * included). Every route is stateless, so any instance answers while a release drains the others.
  */
 export class WebApp {
   private readonly options: WebAppOptions;
   private readonly server: Server;
+  private readonly routes: Readonly<Record<string, Route>>;
   private stopping?: Promise<void>;
 
   constructor(options: WebAppOptions) {
     this.options = options;
+    this.routes = {
+      '/': { method: 'GET', handle: (_request, response) => this.json(response, 200, { service: 'sluice', version: options.version }) },
+      '/version': { method: 'GET', handle: (_request, response) => this.json(response, 200, { version: options.version }) },
+      '/jobs': { method: 'POST', handle: (request, response) => this.postJob(request, response) },
+      '/events': { method: 'POST', handle: (request, response) => this.postEvent(request, response) },
+    };
     this.server = createServer((request, response) => this.handle(request, response));
     // Longer than the ALB's idle timeout (60 s), so the ALB, not the app, closes idle connections.
     this.server.keepAliveTimeout = 65_000;
@@ -71,17 +122,108 @@ export class WebApp {
       this.json(response, this.stopping ? 503 : 200, { status, version: this.options.version });
       return;
     }
-    this.route(request, response, path);
+    const route = Object.hasOwn(this.routes, path) ? this.routes[path] : undefined;
+    if (route === undefined) {
+      this.json(response, 404, { error: `no route ${path}` });
+      return;
+    }
+    if (request.method !== route.method) {
+      this.json(response, 405, { error: `${path} answers ${route.method} only` }, { Allow: route.method });
+      return;
+    }
+    Promise.resolve(route.handle(request, response)).catch((error: unknown) => {
+      this.options.logger.log('error', 'web.route_failed', { path, error });
+      if (!response.headersSent) this.json(response, 500, { error: 'internal error' });
+    });
   }
 
-  /** The app's own routes; replace with yours. */
-  protected route(_request: IncomingMessage, response: ServerResponse, path: string): void {
-    if (path === '/') this.json(response, 200, { service: 'sluice', version: this.options.version });
-    else this.json(response, 404, { error: `no route ${path}` });
+  // --- POST /jobs: the guaranteed-delivery path ----------------------------------------------
+
+  /** 202 only once SQS has the job; any failure to enqueue is a 503, never a 202 for a lost job. */
+  private async postJob(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await this.readBody(request, response, workItemProblems);
+    if (body === undefined) return;
+    if (NOT_ALLOWED_IN_SQS.test(body.text)) {
+      this.refuse(response, '/jobs', 400, 'the body holds U+FFFE or U+FFFF, which SQS does not accept: write them as \\uFFFE or \\uFFFF');
+      return;
+    }
+    try {
+      // The body exactly as sent: the worker parses what the client wrote.
+      const { MessageId } = await this.options.workQueue.sqs.send(
+        new SendMessageCommand({ QueueUrl: this.options.workQueue.queueUrl, MessageBody: body.text }),
+        { abortSignal: AbortSignal.timeout(this.options.producerTimeoutMs ?? 10_000) },
+      );
+      this.options.logger.log('info', 'job_enqueued', { messageId: MessageId, type: (body.value as { type: string }).type, bytes: Buffer.byteLength(body.text) });
+      this.json(response, 202, { messageId: MessageId });
+    } catch (error) {
+      this.unavailable(response, 'the work queue', error);
+    }
   }
 
-  private json(response: ServerResponse, status: number, body: unknown): void {
-    response.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  // --- POST /events: onto the replayable log -------------------------------------------------
+
+  private async postEvent(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await this.readBody(request, response, streamEventProblems);
+    if (body === undefined) return;
+    const { key } = body.value as StreamEvent;
+    const data = Buffer.from(body.text, 'utf8');
+    const recordBytes = data.length + Buffer.byteLength(key);
+    if (recordBytes > MAX_BODY_BYTES) {
+      this.refuse(response, '/events', 413, `the body and its key together must be at most ${MAX_BODY_BYTES} bytes, Kinesis's record limit (given ${recordBytes})`);
+      return;
+    }
+    try {
+      const { SequenceNumber, ShardId } = await this.options.eventStream.kinesis.send(
+        new PutRecordCommand({ StreamName: this.options.eventStream.streamName, PartitionKey: key, Data: data }),
+        { abortSignal: AbortSignal.timeout(this.options.producerTimeoutMs ?? 10_000) },
+      );
+      this.options.logger.log('info', 'event_put', { shardId: ShardId, sequenceNumber: SequenceNumber, bytes: data.length });
+      this.json(response, 202, { sequenceNumber: SequenceNumber, shardId: ShardId });
+    } catch (error) {
+      this.unavailable(response, 'the event stream', error);
+    }
+  }
+
+  /**
+   * The body parsed and checked against a schema; undefined once a refusal (400, 413, 415) has been
+   * answered, or when the client went away before sending all of it.
+   */
+  private async readBody(request: IncomingMessage, response: ServerResponse, problemsOf: (value: unknown) => string[]): Promise<{ text: string; value: unknown } | undefined> {
+    const path = (request.url ?? '/').split('?')[0];
+    const body = await readJsonBody(request, MAX_BODY_BYTES);
+    if (!body.ok) {
+      if (body.status !== 'aborted') this.refuse(response, path, body.status, body.error);
+      return undefined;
+    }
+    const problems = problemsOf(body.value);
+    if (problems.length > 0) {
+      this.refuse(response, path, 400, problems.join('; '), { problems });
+      return undefined;
+    }
+    return body;
+  }
+
+  private refuse(response: ServerResponse, path: string, status: 400 | 413 | 415, error: string, extra: Record<string, unknown> = {}): void {
+    this.options.logger.log('info', 'web.refused', { path, status, error });
+    // A refused body may still be arriving: closing the connection discards it rather than reading it.
+    const headers = status === 413 ? { Connection: 'close' } : {};
+    this.json(response, status, { error, ...extra }, headers);
+  }
+
+  /** A producer call that failed or timed out: the client is told to retry, nothing was promised. */
+  private unavailable(response: ServerResponse, what: string, error: unknown): void {
+    const code = error instanceof Error ? error.name : 'Error';
+    this.options.logger.log('error', 'web.producer_failed', { target: what, error });
+    this.json(
+      response,
+      503,
+      { error: `${what} did not accept the request (${code}); retry in ${RETRY_AFTER_SECONDS} seconds`, retryAfterSeconds: RETRY_AFTER_SECONDS },
+      { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    );
+  }
+
+  private json(response: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
+    response.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
     response.end(JSON.stringify(body));
   }
 }

@@ -89,7 +89,15 @@ describe('npm run package -- <version>', () => {
 
   it('runs server.mjs and worker.mjs on their own, with the environment systemd gives them', async () => {
     const port = await freePort();
-    const server = spawn(process.execPath, ['--enable-source-maps', 'server.mjs'], { cwd: releaseDir, env: { PATH: process.env.PATH, APP_PORT: String(port), HEALTH_CHECK_PATH: '/health', SLUICE_VERSION: '1.2.3' } });
+    const server = spawn(process.execPath, ['--enable-source-maps', 'server.mjs'], { cwd: releaseDir, env: {
+      PATH: process.env.PATH,
+      APP_PORT: String(port),
+      HEALTH_CHECK_PATH: '/health',
+      SLUICE_VERSION: '1.2.3',
+      // The web app refuses to start without where POST /jobs and POST /events go (never called here).
+      WORK_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/work',
+      EVENT_STREAM_NAME: 'events',
+    } });
     children.push(server);
     let health: { status: number; body: string } | undefined;
     for (let attempt = 0; attempt < 100 && health?.status !== 200; attempt += 1) {
