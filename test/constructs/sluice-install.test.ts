@@ -91,6 +91,9 @@ async function instance(options: InstanceOptions = {}): Promise<Instance> {
     `INSTALL_HEALTH_TIMEOUT_SECONDS=${options.healthTimeoutSeconds ?? 2}`,
     'WORKER_STOP_TIMEOUT_SECONDS=5',
     `ARTIFACT_SOURCE=${source}`,
+    // Where the web app's POST /jobs and POST /events go; the instance's env file always has them.
+    'WORK_QUEUE_URL=https://sqs.eu-west-1.amazonaws.com/123456789012/work',
+    'EVENT_STREAM_NAME=events',
     '',
   ].join('\n'));
   cleanups.push(async () => {
