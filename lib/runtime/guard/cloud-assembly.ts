@@ -62,53 +62,54 @@ const STACK_ARTIFACT = 'aws:cloudformation:stack';
 const NESTED_ASSEMBLY_ARTIFACT = 'cdk:cloud-assembly';
 
 /**
- * Every stack of the cloud assembly in `directory` (nested assemblies included), with its template
- * and metadata. `flag` names where the directory came from in error messages (`--base`).
+ * Every stack of the cloud assembly in `directory` (relative to `cwd`; nested assemblies included),
+ * with its template and metadata. Error messages name the `flag` and the directory as given.
  */
-export async function readCloudAssembly(directory: string, flag: string): Promise<CloudAssembly> {
-  const root = resolve(directory);
+export async function readCloudAssembly(directory: string, flag: string, cwd: string): Promise<CloudAssembly> {
+  const root = resolve(cwd, directory);
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) {
     throw new GuardInputError(`${flag} ${directory}: no such directory; synthesize first (npx cdk synth --output ${directory})`);
   }
-  const stacks = await readStacks(root, flag);
+  const stacks = await readStacks(root, directory, flag);
   const seen = new Set<string>();
   for (const { stackName } of stacks) {
     if (seen.has(stackName)) throw new GuardInputError(`${flag} ${directory}: stack ${stackName} appears twice (stacks are matched by name, so each must be unique)`);
     seen.add(stackName);
   }
-  return { directory: root, stacks, violations: await readViolations(root, flag) };
+  return { directory: root, stacks, violations: await readViolations(root, directory, flag) };
 }
 
-async function readStacks(directory: string, flag: string): Promise<AssemblyStack[]> {
+/** `shown` is the directory as the user gave it, for messages. */
+async function readStacks(directory: string, shown: string, flag: string): Promise<AssemblyStack[]> {
   const manifestFile = join(directory, 'manifest.json');
   const manifest = await readJson<{ artifacts?: Record<string, ManifestArtifact> }>(manifestFile, flag, () =>
-    `${flag} ${directory}: not a cloud assembly (no manifest.json); pass the directory cdk synth wrote (default cdk.out)`,
+    `${flag} ${shown}: not a cloud assembly (no manifest.json); pass the directory cdk synth wrote (default cdk.out)`,
   );
   const stacks: AssemblyStack[] = [];
   for (const [artifactId, artifact] of Object.entries(manifest.artifacts ?? {})) {
     if (artifact.type === NESTED_ASSEMBLY_ARTIFACT && artifact.properties?.directoryName) {
-      stacks.push(...(await readStacks(join(directory, artifact.properties.directoryName), flag)));
+      stacks.push(...(await readStacks(join(directory, artifact.properties.directoryName), join(shown, artifact.properties.directoryName), flag)));
     }
     if (artifact.type !== STACK_ARTIFACT || !artifact.properties?.templateFile) continue;
     const templateFile = join(directory, artifact.properties.templateFile);
     const template = await readJson<CloudFormationTemplate>(templateFile, flag, () =>
-      `${flag} ${directory}: manifest.json names ${artifact.properties!.templateFile} for stack ${artifactId}, but there is no such file`,
+      `${flag} ${shown}: manifest.json names ${artifact.properties!.templateFile} for stack ${artifactId}, but there is no such file`,
     );
     // Large assemblies keep the metadata in a file of its own beside the template.
     const extra = artifact.additionalMetadataFile
       ? await readJson<Record<string, MetadataEntry[]>>(join(directory, artifact.additionalMetadataFile), flag, () =>
-        `${flag} ${directory}: manifest.json names ${artifact.additionalMetadataFile} for stack ${artifactId}, but there is no such file`)
+        `${flag} ${shown}: manifest.json names ${artifact.additionalMetadataFile} for stack ${artifactId}, but there is no such file`)
       : {};
     stacks.push({ stackName: artifact.properties.stackName ?? artifactId, templateFile, template, metadata: { ...artifact.metadata, ...extra } });
   }
   return stacks;
 }
 
-async function readViolations(directory: string, flag: string): Promise<ValidationViolation[]> {
+async function readViolations(directory: string, shown: string, flag: string): Promise<ValidationViolation[]> {
   const file = join(directory, 'validation-report.json');
   if (!(await stat(file).catch(() => undefined))) return [];
-  const report = await readJson<ValidationReportFile>(file, flag, () => `${flag} ${directory}: validation-report.json is missing`);
+  const report = await readJson<ValidationReportFile>(file, flag, () => `${flag} ${shown}: validation-report.json is missing`);
   return (report.pluginReports ?? []).flatMap((plugin) => (plugin.violations ?? []).map((violation) => ({
     pluginName: plugin.pluginName ?? '',
     ruleName: violation.ruleName ?? '',

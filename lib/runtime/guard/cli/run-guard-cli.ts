@@ -28,8 +28,8 @@ export async function runGuardCli(argv: readonly string[], environment: GuardCli
       return GuardExitCode.clean;
     }
     const [base, head] = await Promise.all([
-      readCloudAssembly(resolve(environment.cwd, args.base), '--base'),
-      readCloudAssembly(resolve(environment.cwd, args.head), '--head'),
+      readCloudAssembly(args.base, '--base', environment.cwd),
+      readCloudAssembly(args.head, '--head', environment.cwd),
     ]);
     const result = compareAssemblies(base, head);
     const report: GuardReport = { verdict: guardVerdict(result, args.allowDestructive), base: base.directory, head: head.directory, result, nag: nagSummary(head) };
