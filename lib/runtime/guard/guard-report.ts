@@ -70,7 +70,7 @@ const headlines: Record<GuardVerdict, string> = {
 
 export function guardReportMarkdown(report: GuardReport, overrideHint: string): string {
   const { result } = report;
-  const out = [`### ${headlines[report.verdict]}`, '', `Stacks: ${result.stacks.map((stack) => describeStack(stack, `\`${stack.stackName}\``)).join(', ') || 'none'}.`, ''];
+  const out = [`#### ${headlines[report.verdict]}`, '', `Stacks: ${result.stacks.map((stack) => describeStack(stack, `\`${stack.stackName}\``)).join(', ') || 'none'}.`, ''];
   if (result.destructive.length > 0) {
     out.push(...changeTable(result.destructive), '');
     out.push(report.verdict === 'allowed'
@@ -82,7 +82,7 @@ export function guardReportMarkdown(report: GuardReport, overrideHint: string): 
     out.push('**Orphaned** — removed, but DeletionPolicy Retain keeps them and their data in the account, no longer managed by the stack:', '');
     out.push(...changeTable(result.orphaned), '');
   }
-  out.push(`### cdk-nag: ${nagHeadline(report.nag)}`, '');
+  out.push(`#### cdk-nag: ${nagHeadline(report.nag)}`, '');
   if (report.nag.unacknowledged.length > 0) out.push(...nagTable(report.nag.unacknowledged, 'Finding'), '');
   if (report.nag.acknowledged.length > 0) {
     out.push(`<details><summary>${report.nag.acknowledged.length} acknowledged, each with its reason</summary>`, '', ...nagTable(report.nag.acknowledged, 'Reason'), '', '</details>', '');

@@ -139,14 +139,14 @@ describe('sluice guard', () => {
     const run = await guard('--base', base.dir, '--head', head.dir, '--markdown', 'reports/guard.md');
     expect(run.exitCode).toBe(6);
     const markdown = readFileSync(join(scratch, 'reports/guard.md'), 'utf8');
-    expect(markdown).toMatch(/^### 🛑 Destructive-change guard: stateful resources would be replaced or removed\n/);
+    expect(markdown).toMatch(/^#### 🛑 Destructive-change guard: stateful resources would be replaced or removed\n/);
     expect(markdown).toContain('Stacks: `guarded` (4 stateful resources).');
     expect(markdown).toContain(`| \`guarded\` | \`${base.ids.queue}\` | \`AWS::SQS::Queue\` | \`Guarded/Work/Resource\` | replaced | FifoQueue: (not set) → true forces replacement |`);
     expect(markdown).toContain('add the pull-request label `allow-destructive-change`');
 
     const clean = await guard('--base', base.dir, '--head', base.dir, '--markdown', 'reports/clean.md');
     expect(clean.exitCode).toBe(0);
-    expect(readFileSync(join(scratch, 'reports/clean.md'), 'utf8')).toMatch(/^### ✅ Destructive-change guard: no stateful resource replaced or removed\n/);
+    expect(readFileSync(join(scratch, 'reports/clean.md'), 'utf8')).toMatch(/^#### ✅ Destructive-change guard: no stateful resource replaced or removed\n/);
   });
 });
 
