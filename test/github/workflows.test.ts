@@ -169,8 +169,9 @@ describe('pull-request.yml', () => {
     expect(base).toContain('npx cdk synth -c stage=prod --quiet --output "$GITHUB_WORKSPACE/base.out-prod"');
   });
 
-  it('the override is the label allow-destructive-change', () => {
+  it('the override is the label allow-destructive-change, the one the README names', () => {
     expect(check.env?.ALLOW_DESTRUCTIVE).toBe("${{ contains(github.event.pull_request.labels.*.name, 'allow-destructive-change') }}");
+    expect(readFileSync(join(projectRoot, 'README.md'), 'utf8')).toContain('label **`allow-destructive-change`**');
   });
 
   it('cdk diff goes through the pull-request role over OIDC, and only when the repository has one', () => {

@@ -8,6 +8,7 @@ export type GuardVerdict = 'clean' | 'destructive' | 'allowed';
 
 export interface GuardReport {
   readonly verdict: GuardVerdict;
+  /** The directories as given on the command line. */
   readonly base: string;
   readonly head: string;
   readonly result: GuardResult;

@@ -32,7 +32,7 @@ export async function runGuardCli(argv: readonly string[], environment: GuardCli
       readCloudAssembly(args.head, '--head', environment.cwd),
     ]);
     const result = compareAssemblies(base, head);
-    const report: GuardReport = { verdict: guardVerdict(result, args.allowDestructive), base: base.directory, head: head.directory, result, nag: nagSummary(head) };
+    const report: GuardReport = { verdict: guardVerdict(result, args.allowDestructive), base: args.base, head: args.head, result, nag: nagSummary(head) };
     const exitCode = report.verdict === 'destructive' ? GuardExitCode.destructive : GuardExitCode.clean;
     if (args.markdownFile) {
       const file = resolve(environment.cwd, args.markdownFile);
