@@ -33,12 +33,22 @@ Options:
 Exit codes: 0 nothing stateful replaced or removed (or --allow-destructive);
             3 bad input (missing directory, no manifest.json, bad flag); 6 destructive change.`;
 
+const options = {
+  help: { type: 'boolean', short: 'h' },
+  base: { type: 'string' },
+  head: { type: 'string' },
+  json: { type: 'boolean' },
+  markdown: { type: 'string' },
+  'allow-destructive': { type: 'boolean' },
+} as const;
+
 /** Reads `sluice guard`'s flags (argv without the command); every problem is reported at once. */
 export function parseGuardArgs(argv: readonly string[]): GuardCliArgs {
-  let parsed: ReturnType<typeof parseOptions>;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>>;
   try {
-    parsed = parseOptions(argv);
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true });
   } catch (error) {
+    // Node's hint about positionals starting with "-" does not apply: guard takes none.
     throw new GuardInputError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${guardUsage}`);
   }
   const { values, positionals } = parsed;
@@ -57,20 +67,4 @@ export function parseGuardArgs(argv: readonly string[]): GuardCliArgs {
     markdownFile: values.markdown,
     allowDestructive: values['allow-destructive'] ?? false,
   };
-}
-
-function parseOptions(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      base: { type: 'string' },
-      head: { type: 'string' },
-      json: { type: 'boolean' },
-      markdown: { type: 'string' },
-      'allow-destructive': { type: 'boolean' },
-    },
-  });
 }
