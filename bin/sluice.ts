@@ -6,6 +6,11 @@
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
 // is not for the people reading a release's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// `sluice guard` compares two synthesized cloud assemblies offline: no AWS clients, no signal handling.
+if (process.argv[2] === 'guard') {
+  const write = (stream: NodeJS.WriteStream) => (line: string) => stream.write(`${line}\n`);
+  process.exit(await runGuardCli(process.argv.slice(3), { cwd: process.cwd(), stdout: write(process.stdout), stderr: write(process.stderr) }));
+}
 import { appendFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -15,6 +20,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { runGuardCli } from '../lib/runtime/guard/cli/run-guard-cli.ts';
 import { systemClock } from '../lib/runtime/clock.ts';
 import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
 import { runCli } from '../lib/runtime/release/cli/run-cli.ts';
