@@ -6,6 +6,7 @@
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
 // is not for the people reading a release's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const guardCommandSummary = `Destructive-change guard (sluice guard --help for its options):\n  sluice guard --base <cdk.out dir> [--head <cdk.out dir>]   refuse replacing or removing stateful resources`;
 // `sluice guard` compares two synthesized cloud assemblies offline: no AWS clients, no signal handling.
 if (process.argv[2] === 'guard') {
   const write = (stream: NodeJS.WriteStream) => (line: string) => stream.write(`${line}\n`);
@@ -77,6 +78,8 @@ if (argv[0] === 'stream') {
     appendSummary: (path, markdown) => appendFile(path, markdown),
     signal: interrupt.signal,
   });
-  // The release CLI's usage covers its own commands; the stream commands are listed after it.
-  if (process.exitCode === 0 && (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h'))) stdout(`\n${streamCommandsSummary}`);
+  // The release CLI's usage covers its own commands; the stream and guard commands are listed after it.
+  if (process.exitCode === 0 && (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h'))) {
+    stdout(`\n${streamCommandsSummary}\n\n${guardCommandSummary}`);
+  }
 }
