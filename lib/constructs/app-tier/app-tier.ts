@@ -322,12 +322,12 @@ export class AppTier extends Construct {
       // failed or missing signal fails the stack update, and CloudFormation rolls the whole deploy
       // back (the same rolling update, to the previous template). An instance refresh started after
       // the deploy cannot undo the deploy, and CloudFormation's AutoScalingInstanceRefresh policy
-      // judges instances by the group's health checks after a warm-up, not by a signal sent once the
+      // judges instances by the group's health checks after a warm-up, with no signal sent once the
       // release is installed and the target is healthy. With desiredCapacity unset the update keeps
       // the group's current size (a group that scaled out is replaced at that size, not reset), one
       // instance at a time, never fewer than minCapacity in service: a group at its minimum launches
-      // the replacement first, hence maxCapacity > minCapacity. The group's ELB grace period does
-      // not matter here: HealthCheck is suspended, and the signal waits for the target itself.
+      // the replacement first, hence maxCapacity > minCapacity. During the update the ELB grace
+      // period does not matter (HealthCheck is suspended): the signal itself waits for the target.
       signals: autoscaling.Signals.waitForMinCapacity({ timeout: instanceReadyTimeout, minSuccessPercentage: 100 }),
       updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
         maxBatchSize: 1,
