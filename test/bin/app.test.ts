@@ -40,11 +40,17 @@ describe('cdk synth (bin/app.ts)', () => {
     expect(tables.map((table) => table.DeletionPolicy)).toEqual(['Retain', 'Retain']);
   });
 
-  it('targets the account and region from the environment when given, still offline', async () => {
-    const run = await runCdk(['synth', '--quiet'], { CDK_DEPLOY_ACCOUNT: '123456789012', CDK_DEPLOY_REGION: 'eu-west-1' });
+  it('targets the account and region from the environment when given, still offline with the AMI pinned (or recorded in cdk.context.json)', async () => {
+    const run = await runCdk(['synth', '--quiet', '-c', 'amiId=ami-0123456789abcdef0'], { CDK_DEPLOY_ACCOUNT: '123456789012', CDK_DEPLOY_REGION: 'eu-west-1' });
     expect(run.exitCode).toBe(0);
     const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8'));
     expect(manifest.artifacts['sluice-dev'].environment).toBe('aws://123456789012/eu-west-1');
+  });
+
+  it('with --no-lookups (CI), refuses to pick an AMI for an account and region that has none recorded, naming the key to record', async () => {
+    const run = await runCdk(['synth', '--quiet', '--no-lookups'], { CDK_DEPLOY_ACCOUNT: '123456789012', CDK_DEPLOY_REGION: 'eu-west-1' });
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toContain("Missing context keys: 'ssm:account=123456789012:parameterName=/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64:region=eu-west-1'");
   });
 
   it('fails on an unknown stage, listing the known ones, without a stack trace', async () => {

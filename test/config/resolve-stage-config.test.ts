@@ -73,9 +73,9 @@ describe('resolveStageConfig', () => {
   });
 
   it('refuses an unknown setting, suggesting the closest one and listing every valid one, next to the other problems', () => {
-    const valid = 'stage, protectData, queueConsumer, streamConsumer, externalApiUrl, instanceType, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
+    const valid = 'stage, protectData, queueConsumer, streamConsumer, externalApiUrl, instanceType, amiId, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
       + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
-      + 'workerStopTimeout, installHealthTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
+      + 'workerStopTimeout, installHealthTimeout, instanceReadyTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
       + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
       + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, alarmEmail, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays, githubRepository, githubOidcProviderArn';
     expect(problemsOf(() => resolveStageConfig('dev', { minCapacty: '3', colour: 'blue', maxReceiveCount: '0' }))).toEqual([
@@ -143,7 +143,7 @@ describe('resolveStageConfig', () => {
       shardCount: 2,
       minHealthyHosts: 6,
     }))).toEqual([
-      'maxCapacity must be at least minCapacity (4) (given 3)',
+      'maxCapacity must be more than minCapacity (4), so a rolling update can launch a replacement before it terminates an instance (given 3)',
       'desiredCapacity must be between minCapacity (4) and maxCapacity (3) (given 5)',
       'healthCheckTimeout must be less than healthCheckInterval (5 seconds) (given 5)',
       'shardCount applies only when streamMode is PROVISIONED (given 2 with ON_DEMAND); remove it or set streamMode to PROVISIONED',
@@ -201,11 +201,25 @@ describe('resolveStageConfig', () => {
     ]);
   });
 
+  it('pins the AMI with amiId, reporting a malformed one with every other problem', () => {
+    expect(resolveStageConfig('prod', { amiId: 'ami-0123456789abcdef0' }).amiId).toBe('ami-0123456789abcdef0');
+    expect(resolveStageConfig('dev', { amiId: 'ami-1234abcd' }).amiId).toBe('ami-1234abcd');
+    expect(resolveStageConfig('dev').amiId).toBeUndefined();
+    expect(problemsOf(() => resolveStageConfig('dev', { amiId: 'ubuntu-22.04', instanceReadyTimeout: '2h', maxReceiveCount: 0 }))).toEqual([
+      'amiId must be an AMI id: "ami-" and 8 or 17 lower-case hex digits (given "ubuntu-22.04")',
+      'instanceReadyTimeout must be between 60 and 3600 seconds (given 7200)',
+      'maxReceiveCount must be a whole number between 1 and 1000 (given 0)',
+    ]);
+  });
+
   it('accepts every boundary of every range', () => {
     expect(() => resolveStageConfig('dev', {
       deregistrationDelay: 0, healthCheckInterval: 300, healthCheckTimeout: 120, healthyThreshold: 10, unhealthyThreshold: 2,
       queueVisibilityTimeout: 43200, maxReceiveCount: 1000, queueRetention: 60, streamRetention: '8760h', appPort: 65535,
+      // The slowest health checks need the longest time to turn healthy before the signal.
+      instanceReadyTimeout: '1h',
     })).not.toThrow();
+    expect(() => resolveStageConfig('dev', { instanceReadyTimeout: 60, installHealthTimeout: 5, minCapacity: 99, maxCapacity: 100 })).not.toThrow();
     expect(resolveStageConfig('dev', { deregistrationDelay: '3600' }).deregistrationDelay).toEqual(Duration.seconds(3600));
   });
 });

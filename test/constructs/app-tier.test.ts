@@ -1,17 +1,30 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppTier, type AppTierSettings } from '../../lib/constructs/app-tier/app-tier.ts';
+import { signalOnExitCommands, waitForLoadBalancerCommands } from '../../lib/constructs/app-tier/instance-user-data.ts';
 import { parseCliArgs } from '../../lib/runtime/release/cli/parse-args.ts';
 import { BadInputError } from '../../lib/runtime/release/errors.ts';
 import { testApp } from '../helpers/synth.ts';
 
-function appTierStack(settings: AppTierSettings = {}, env?: { account: string; region: string }) {
-  const stack = new Stack(testApp(), 'TestStack', { env });
+/** What `cdk synth` with the account's credentials records in cdk.context.json for the default AMI. */
+const amiContextKey = (account: string, region: string, parameter = 'al2023-ami-kernel-6.1-x86_64') =>
+  `ssm:account=${account}:parameterName=/aws/service/ami-amazon-linux-latest/${parameter}:region=${region}`;
+const RECORDED_AMI = 'ami-0abcdef1234567890';
+
+/**
+ * The app tier in a stack of its own; with an account and region, cdk.context.json holds `recordedAmi`
+ * for the default AMI parameter (null: nothing recorded).
+ */
+function appTierStack(settings: AppTierSettings = {}, env?: { account: string; region: string }, recordedAmi: string | null = RECORDED_AMI, app = testApp()) {
+  if (env && recordedAmi) app.node.setContext(amiContextKey(env.account, env.region), recordedAmi);
+  const stack = new Stack(app, 'TestStack', { env });
   const appTier = new AppTier(stack, 'AppTier', {
     ...settings,
     accessLogsBucket: new s3.Bucket(stack, 'Logs'),
@@ -213,7 +226,7 @@ describe('AppTier', () => {
       });
     });
 
-    it('have a role limited to SSM, reading releases and the current-version parameter', () => {
+    it('have a role limited to SSM, reading releases and the current-version parameter, and signalling readiness', () => {
       template.hasResourceProperties('AWS::IAM::Role', {
         AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] },
         ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }],
@@ -221,8 +234,15 @@ describe('AppTier', () => {
       const statements = new Capture();
       template.hasResourceProperties('AWS::IAM::Policy', { Roles: [{ Ref: Match.stringLikeRegexp('AppTierInstanceRole') }], PolicyDocument: { Statement: statements } });
       const actions = (statements.asArray() as { Action: string | string[] }[]).flatMap((statement) => statement.Action);
-      expect(actions.sort()).toEqual(['s3:GetObject', 'ssm:DescribeParameters', 'ssm:GetParameter', 'ssm:GetParameterHistory', 'ssm:GetParameters'].sort());
+      expect(actions.sort()).toEqual([
+        'cloudformation:SignalResource',
+        'elasticloadbalancing:DescribeTargetHealth',
+        's3:GetObject',
+        'ssm:DescribeParameters', 'ssm:GetParameter', 'ssm:GetParameterHistory', 'ssm:GetParameters',
+      ]);
       expect(JSON.stringify(statements.asArray())).toContain('/releases/*');
+      // The signal goes to this stack only.
+      expect(statements.asArray()).toContainEqual(expect.objectContaining({ Action: 'cloudformation:SignalResource', Resource: { Ref: 'AWS::StackId' } }));
     });
 
     it('boot into the current release with sluice-install and graceful systemd services', () => {
@@ -265,6 +285,160 @@ describe('AppTier', () => {
     });
   });
 
+  describe('infrastructure changes', () => {
+    const group = (t: Template) => Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup'))[0];
+
+    it('replace the instances one at a time, never fewer than minCapacity in service, each waiting for its signal', () => {
+      expect(group(template).UpdatePolicy.AutoScalingRollingUpdate).toEqual({
+        MaxBatchSize: 1,
+        MinInstancesInService: 2,
+        // Every new instance must signal success, within instanceReadyTimeout (10 minutes).
+        MinSuccessfulInstancesPercent: 100,
+        WaitOnResourceSignals: true,
+        PauseTime: 'PT10M',
+        // What AWS recommends suspending during a rolling update, and any instance refresh; Launch,
+        // Terminate and AddToLoadBalancer do the update.
+        SuspendProcesses: ['HealthCheck', 'ReplaceUnhealthy', 'AZRebalance', 'AlarmNotification', 'ScheduledActions', 'InstanceRefresh'],
+      });
+      // No replacing update: the group (and its name, a stack output) stays.
+      expect(group(template).UpdatePolicy.AutoScalingReplacingUpdate).toBeUndefined();
+    });
+
+    it('keep the group at the size it scaled to: the template sets no desired capacity to reset it to', () => {
+      expect(group(template).Properties.DesiredCapacity).toBeUndefined();
+      const scaledStage = appTierStack({ minCapacity: 3, maxCapacity: 8 }).template;
+      expect(group(scaledStage).UpdatePolicy.AutoScalingRollingUpdate).toMatchObject({ MinInstancesInService: 3, MaxBatchSize: 1 });
+    });
+
+    it('wait for the first instances to signal when the group is created, after the listener exists', () => {
+      expect(group(template).CreationPolicy).toEqual({
+        AutoScalingCreationPolicy: { MinSuccessfulInstancesPercent: 100 },
+        ResourceSignal: { Count: 2, Timeout: 'PT10M' },
+      });
+      // Targets of a target group without a listener stay `unused` and could never turn healthy.
+      expect(group(template).DependsOn).toEqual([expect.stringMatching(/^AppTierLoadBalancerHttp/)]);
+      const https = appTierStack({ certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/1234-abcd' }).template;
+      expect(group(https).DependsOn).toEqual([expect.stringMatching(/^AppTierLoadBalancerHttps/)]);
+    });
+
+    it('take instanceReadyTimeout as the signal timeout of both', () => {
+      const slow = group(appTierStack({ instanceReadyTimeout: Duration.minutes(20) }).template);
+      expect(slow.UpdatePolicy.AutoScalingRollingUpdate.PauseTime).toBe('PT20M');
+      expect(slow.CreationPolicy.ResourceSignal.Timeout).toBe('PT20M');
+    });
+
+    it('signal from the boot script: trap first, then the install, then the load balancer check', () => {
+      const userData = JSON.stringify(Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
+      const at = (text: string) => {
+        expect(userData).toContain(text);
+        return userData.indexOf(text);
+      };
+      expect(at("trap 'signal_cloudformation $?' EXIT")).toBeLessThan(at('dnf install -y nodejs22'));
+      expect(at('/opt/sluice/bin/sluice-install \\"$version\\"')).toBeLessThan(at('aws elbv2 describe-target-health'));
+      // To this stack's group, under its logical ID, about this instance.
+      const groupId = Object.keys(template.findResources('AWS::AutoScaling::AutoScalingGroup'))[0];
+      expect(userData).toContain(`--stack-name ",{"Ref":"AWS::StackName"}," --logical-resource-id ${groupId} --unique-id \\"$instance_id\\"`);
+      expect(userData).toMatch(/--target-group-arn ",\{"Ref":"AppTierTargetGroup/);
+      // healthyThreshold (2) × interval (5 s), plus a minute for the registration.
+      expect(userData).toContain('healthy_deadline=$((SECONDS + 70))');
+    });
+  });
+
+  describe('boot signal, run in bash with stand-ins for the AWS CLI and the instance metadata', () => {
+    const readiness = { region: 'eu-west-1', stackName: 'sluice-dev', logicalResourceId: 'AppTierGroupASG', targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/abc', loadBalancerTimeoutSeconds: 2, pollSeconds: 0.2 };
+    let bin: string;
+    beforeAll(() => {
+      bin = mkdtempSync(join(tmpdir(), 'sluice-boot-'));
+      writeFileSync(join(bin, 'curl'), '#!/bin/bash\ncase "$*" in *api/token*) echo token ;; *instance-id*) echo i-0123456789abcdef0 ;; *) exit 22 ;; esac\n', { mode: 0o755 });
+      // `aws`: logs each call; describe-target-health answers the next state from $STATES (the last one repeats).
+      writeFileSync(join(bin, 'aws'), [
+        '#!/bin/bash',
+        'echo "$*" >> "$LOG"',
+        'if [[ "$1" == elbv2 ]]; then state="$(head -n1 "$STATES")"; [[ $(wc -l < "$STATES") -gt 1 ]] && sed -i 1d "$STATES"; echo "$state"; fi',
+        'if [[ "$1" == cloudformation ]]; then exit "${SIGNAL_EXIT:-0}"; fi',
+      ].join('\n'), { mode: 0o755 });
+    });
+
+    /** The boot's signal and load-balancer wait around `install`, as the user data runs them. */
+    function boot(install: string, states: readonly string[], env: Record<string, string> = {}) {
+      const dir = mkdtempSync(join(tmpdir(), 'sluice-boot-run-'));
+      const log = join(dir, 'aws.log');
+      writeFileSync(log, '');
+      writeFileSync(join(dir, 'states'), `${states.join('\n')}\n`);
+      const script = ['set -euo pipefail', ...signalOnExitCommands(readiness), install, ...waitForLoadBalancerCommands(readiness)].join('\n');
+      const run = spawnSync('bash', ['-c', script], { env: { PATH: `${bin}:${process.env.PATH}`, LOG: log, STATES: join(dir, 'states'), ...env }, encoding: 'utf8' });
+      const calls = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
+      rmSync(dir, { recursive: true, force: true });
+      return { status: run.status, stderr: run.stderr, calls };
+    }
+    const signal = (status: string) => `cloudformation signal-resource --region eu-west-1 --stack-name sluice-dev --logical-resource-id AppTierGroupASG --unique-id i-0123456789abcdef0 --status ${status}`;
+
+    it('signals SUCCESS only after the install and once the load balancer calls the instance healthy', () => {
+      const run = boot('echo installed', ['initial', 'unhealthy', 'healthy']);
+      expect(run.status).toBe(0);
+      expect(run.calls.filter((call) => call.startsWith('elbv2'))).toHaveLength(3);
+      expect(run.calls[0]).toContain('--target-group-arn arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/abc --targets Id=i-0123456789abcdef0');
+      expect(run.calls.at(-1)).toBe(signal('SUCCESS'));
+      expect(run.calls.filter((call) => call.startsWith('cloudformation'))).toHaveLength(1);
+    });
+
+    it('signals FAILURE at once when the install fails, keeping its exit status, and never waits for the load balancer', () => {
+      const run = boot('exit 3', ['healthy']);
+      expect(run.status).toBe(3);
+      expect(run.calls).toEqual([signal('FAILURE')]);
+    });
+
+    it('signals FAILURE when the load balancer never calls the instance healthy within its time', () => {
+      const run = boot('true', ['unhealthy']);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('the load balancer did not report i-0123456789abcdef0 healthy within 2s');
+      expect(run.calls.at(-1)).toBe(signal('FAILURE'));
+    });
+
+    it('boots anyway when no CloudFormation operation waits for the signal (a scale-out)', () => {
+      const run = boot('true', ['healthy'], { SIGNAL_EXIT: '254' });
+      expect(run.status).toBe(0);
+      expect(run.stderr).toContain('signal not accepted (nothing waits for this instance)');
+    });
+  });
+
+  describe('machine image', () => {
+    const imageId = (t: Template) => Object.values(t.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.ImageId;
+    const env = { account: '123456789012', region: 'eu-west-1' };
+
+    it('with the account and region known (every deploy), is the AMI recorded in cdk.context.json, not a deploy-time parameter', () => {
+      const { template: deployable } = appTierStack({}, env);
+      expect(imageId(deployable)).toBe(RECORDED_AMI);
+      expect(Object.keys(deployable.findParameters('*', { Type: Match.stringLikeRegexp('AWS::EC2::Image::Id') }))).toEqual([]);
+    });
+
+    it('changes only when the recorded AMI changes, and then the template shows the new ImageId', () => {
+      expect(imageId(appTierStack({}, env).template)).toBe(imageId(appTierStack({ instanceType: 't3.large' }, env).template));
+      expect(imageId(appTierStack({}, env, 'ami-0fedcba9876543210').template)).toBe('ami-0fedcba9876543210');
+    });
+
+    it('asks for the AMI to be recorded when it is not, naming the cdk.context.json key', () => {
+      // The CloudFormation validator would reject the placeholder CDK uses meanwhile; the CLI looks the key up first.
+      const app = new App({ context: { ...testApp().node.getAllContext(), '@aws-cdk/core:validateAgainstDefaultRules': false } });
+      appTierStack({}, env, null, app);
+      // (A bare stack with an account also looks its AZs up; the stage stack does not.)
+      expect(app.synth().manifest.missing?.map((missing) => missing.key)).toContain(amiContextKey('123456789012', 'eu-west-1'));
+    });
+
+    it('is the arm64 image for a Graviton instance type', () => {
+      expect(imageId(appTierStack({ instanceType: 't4g.small' }, env, null, (() => {
+        const app = testApp();
+        app.node.setContext(amiContextKey('123456789012', 'eu-west-1', 'al2023-ami-kernel-6.1-arm64'), 'ami-0aaaabbbbccccdddd');
+        return app;
+      })()).template)).toBe('ami-0aaaabbbbccccdddd');
+    });
+
+    it('is pinned by amiId, with or without an account and region', () => {
+      expect(imageId(appTierStack({ amiId: 'ami-0123456789abcdef0' }).template)).toBe('ami-0123456789abcdef0');
+      expect(imageId(appTierStack({ amiId: 'ami-12345678' }, env, null).template)).toBe('ami-12345678');
+    });
+  });
+
   describe('metrics', () => {
     it('expresses 5xx as a percentage of requests, zero when there are none', () => {
       const { appTier } = appTierStack();
@@ -285,6 +459,17 @@ describe('AppTier', () => {
           + '  - deregistrationDelay must be between 0 and 3600 seconds (given 4000)\n'
           + '  - natGateways must be a whole number between 1 and 2 (given 3)',
       );
+    });
+
+    it('rejects an AMI id that is not one, a group that cannot roll, and a ready timeout shorter than the waits before the signal', () => {
+      expect(() => appTierStack({ amiId: 'ami-123', minCapacity: 3, maxCapacity: 3, instanceReadyTimeout: Duration.seconds(70) })).toThrow(
+        'Invalid app tier settings:\n'
+          + '  - amiId must be an AMI id: "ami-" and 8 or 17 lower-case hex digits (given "ami-123")\n'
+          + '  - maxCapacity must be more than minCapacity (3), so a rolling update can launch a replacement before it terminates an instance (given 3)\n'
+          + '  - instanceReadyTimeout must be longer than installHealthTimeout plus healthyThreshold × healthCheckInterval (70 seconds), the waits a new instance makes before it signals (given 70)',
+      );
+      expect(() => appTierStack({ instanceReadyTimeout: Duration.hours(2) })).toThrow('instanceReadyTimeout must be between 60 and 3600 seconds (given 7200)');
+      expect(() => appTierStack({ amiId: 'ami-0123456789ABCDEF0' })).toThrow(/amiId must be an AMI id/);
     });
 
     it('rejects a health check path that is not a path', () => {

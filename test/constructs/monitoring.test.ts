@@ -13,7 +13,7 @@ function monitoringStack(settings: MonitoringSettings = {}, minCapacity = 2) {
   const stack: Stack = testStack();
   const appTier = new AppTier(stack, 'AppTier', {
     minCapacity,
-    maxCapacity: Math.max(4, minCapacity),
+    maxCapacity: Math.max(4, minCapacity + 1),
     accessLogsBucket: new s3.Bucket(stack, 'Logs'),
     artifactBucket: new s3.Bucket(stack, 'Artifacts'),
     currentVersionParameter: new ssm.StringParameter(stack, 'Version', { stringValue: 'none' }),

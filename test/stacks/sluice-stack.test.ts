@@ -1,8 +1,10 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { StackOutputs } from '../../lib/runtime/stack-contract.ts';
-import { synthStage } from '../helpers/synth.ts';
+import { resolveStageConfig } from '../../lib/config/resolve-stage-config.ts';
+import { SluiceStack } from '../../lib/stacks/sluice-stack.ts';
+import { synthStage, testApp } from '../helpers/synth.ts';
 
 const dev = synthStage('dev');
 const prod = synthStage('prod', { certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abcd-1234', alarmEmail: 'ops@example.com' });
@@ -159,6 +161,8 @@ describe('SluiceStack', () => {
       'Annotation::AwsSolutions-AS3',
       'Annotation::AwsSolutions-EC23',
       'Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      // elasticloadbalancing:DescribeTargetHealth, which a booting instance calls before it signals.
+      'Annotation::AwsSolutions-IAM5[Resource::*]',
       expect.stringMatching(/^Annotation::AwsSolutions-IAM5\[Resource::<ReleaseArtifactBucket[0-9A-F]{8}\.Arn>\/releases\/\*\]$/),
       'Annotation::AwsSolutions-S1',
       'Annotation::AwsSolutions-SQS3',
@@ -167,6 +171,15 @@ describe('SluiceStack', () => {
       expect(reason.length).toBeGreaterThan(60);
       expect(reason).not.toMatch(/^(not needed|n\/a|ok)\.?$/i);
     }
+  });
+
+  it('deploys the AMI recorded in cdk.context.json; the offline template, never deployed, names the public parameter', () => {
+    const app = testApp();
+    app.node.setContext('ssm:account=123456789012:parameterName=/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64:region=eu-west-1', 'ami-0abcdef1234567890');
+    const deployable = Template.fromStack(new SluiceStack(app, 'sluice-prod', { config: resolveStageConfig('prod'), env: { account: '123456789012', region: 'eu-west-1' } }));
+    deployable.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: Match.objectLike({ ImageId: 'ami-0abcdef1234567890' }) });
+    expect(deployable.findParameters('*', { Type: Match.stringLikeRegexp('Image::Id') })).toEqual({});
+    dev.template.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: Match.objectLike({ ImageId: { Ref: Match.stringLikeRegexp('al2023') } }) });
   });
 
   it('matches the snapshot, with asset hashes masked', () => {

@@ -5,7 +5,7 @@ import type { AppTierSettings } from './app-tier.ts';
  * The app tier's defaults, read by the construct, its validator and the stage configuration, so
  * that each has one home. Why each value: see AppTierSettings.
  */
-export const APP_TIER_DEFAULTS: Readonly<Required<Omit<AppTierSettings, 'desiredCapacity' | 'certificateArn'>>> = {
+export const APP_TIER_DEFAULTS: Readonly<Required<Omit<AppTierSettings, 'desiredCapacity' | 'certificateArn' | 'amiId'>>> = {
   instanceType: 't3.small',
   minCapacity: 2,
   maxCapacity: 4,
@@ -19,5 +19,6 @@ export const APP_TIER_DEFAULTS: Readonly<Required<Omit<AppTierSettings, 'desired
   healthCheckGracePeriod: Duration.seconds(300),
   workerStopTimeout: Duration.seconds(60),
   installHealthTimeout: Duration.seconds(60),
+  instanceReadyTimeout: Duration.minutes(10),
   natGateways: 1,
 };

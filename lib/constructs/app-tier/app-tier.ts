@@ -1,4 +1,4 @@
-import { Annotations, Aws, CfnCondition, type CfnElement, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnCondition, type CfnElement, Duration, Fn, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -32,7 +32,8 @@ export interface AppTierSettings {
    */
   readonly desiredCapacity?: number;
   /**
-   * Most instances in the group.
+   * Most instances in the group; more than minCapacity, so a rolling update of a group at its minimum
+   * can launch a replacement before it terminates an instance.
    * @default 4
    */
   readonly maxCapacity?: number;
@@ -86,6 +87,20 @@ export interface AppTierSettings {
    * @default 60 seconds
    */
   readonly installHealthTimeout?: Duration;
+  /**
+   * How long a new instance has, from launch, to install the current version and turn healthy in the
+   * load balancer before CloudFormation counts it as failed: a stack creation fails, a rolling update
+   * of the instances rolls the deploy back.
+   * @default 10 minutes — boot, Node.js, the install and the health checks take 3–5 minutes
+   */
+  readonly instanceReadyTimeout?: Duration;
+  /**
+   * AMI of the app instances (`ami-` and 8 or 17 hex digits, in the stack's region). Changing it
+   * replaces every instance through the rolling update.
+   * @default - the public Amazon Linux 2023 parameter, read at synth time and recorded in
+   * cdk.context.json, so a newer AMI arrives only as a reviewed change of that file
+   */
+  readonly amiId?: string;
   /**
    * NAT gateways for the instances' outbound traffic: 1 (cheaper) or 2 (one per AZ, survives an AZ outage).
    * @default 1
@@ -243,9 +258,21 @@ export class AppTier extends Construct {
     });
     props.currentVersionParameter.grantRead(this.instanceRole);
 
+    // Ready means serving: the signal a new instance sends (see instanceUserData) waits for its target.
+    this.instanceRole.addToPolicy(new iam.PolicyStatement({ actions: ['cloudformation:SignalResource'], resources: [Aws.STACK_ID] }));
+    this.instanceRole.addToPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeTargetHealth'], resources: ['*'] }));
+    Validations.of(this.instanceRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'elasticloadbalancing:DescribeTargetHealth has no resource-level permissions; it is read-only, and a booting instance uses it to wait until its own target is healthy before it signals CloudFormation.',
+    });
+
+    const instanceType = new ec2.InstanceType(props.instanceType ?? APP_TIER_DEFAULTS.instanceType);
+    const instanceReadyTimeout = props.instanceReadyTimeout ?? APP_TIER_DEFAULTS.instanceReadyTimeout;
+    const interval = props.healthCheckInterval ?? APP_TIER_DEFAULTS.healthCheckInterval;
+    const healthyThreshold = props.healthyThreshold ?? APP_TIER_DEFAULTS.healthyThreshold;
     const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType: new ec2.InstanceType(props.instanceType ?? APP_TIER_DEFAULTS.instanceType),
-      machineImage: ec2.MachineImage.latestAmazonLinux2023(),
+      instanceType,
+      machineImage: this.machineImage(props.amiId, instanceType),
       role: this.instanceRole,
       securityGroup: this.instanceSecurityGroup,
       requireImdsv2: true,
@@ -263,6 +290,16 @@ export class AppTier extends Construct {
         workerStopTimeoutSeconds: (props.workerStopTimeout ?? APP_TIER_DEFAULTS.workerStopTimeout).toSeconds(),
         installHealthTimeoutSeconds: (props.installHealthTimeout ?? APP_TIER_DEFAULTS.installHealthTimeout).toSeconds(),
         environment: props.environment ?? {},
+        readiness: {
+          region: Aws.REGION,
+          stackName: Aws.STACK_NAME,
+          // The group is created below; its logical ID is known at synth time.
+          logicalResourceId: Lazy.string({ produce: () => Stack.of(this).getLogicalId(this.autoScalingGroup.node.defaultChild as CfnElement) }),
+          targetGroupArn: this.targetGroup.targetGroupArn,
+          // A target that answers turns healthy after healthyThreshold checks; a minute more covers the
+          // group registering the instance after its app came up.
+          loadBalancerTimeoutSeconds: healthyThreshold * interval.toSeconds() + 60,
+        },
       }),
     });
 
@@ -279,11 +316,70 @@ export class AppTier extends Construct {
         gracePeriod: props.healthCheckGracePeriod ?? APP_TIER_DEFAULTS.healthCheckGracePeriod,
       }),
       groupMetrics: [autoscaling.GroupMetrics.all()],
+      // --- infrastructure changes reach the instances like a release does -----------------------
+      // A launch template change (user data, instance type, AMI) replaces the instances through
+      // CloudFormation's rolling update with resource signals, rather than an instance refresh: a
+      // failed or missing signal fails the stack update, and CloudFormation rolls the whole deploy
+      // back (the same rolling update, to the previous template). An instance refresh started after
+      // the deploy cannot undo the deploy, and CloudFormation's AutoScalingInstanceRefresh policy
+      // judges instances by the group's health checks after a warm-up, with no signal sent once the
+      // release is installed and the target is healthy. With desiredCapacity unset the update keeps
+      // the group's current size (a group that scaled out is replaced at that size, not reset), one
+      // instance at a time, never fewer than minCapacity in service: a group at its minimum launches
+      // the replacement first, hence maxCapacity > minCapacity. During the update the ELB grace
+      // period does not matter (HealthCheck is suspended): the signal itself waits for the target.
+      signals: autoscaling.Signals.waitForMinCapacity({ timeout: instanceReadyTimeout, minSuccessPercentage: 100 }),
+      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
+        maxBatchSize: 1,
+        minInstancesInService: this.minCapacity,
+        minSuccessPercentage: 100,
+        waitOnResourceSignals: true,
+        pauseTime: instanceReadyTimeout,
+        // What AWS recommends suspending during a rolling update (Launch, Terminate and
+        // AddToLoadBalancer do the update), and a concurrent instance refresh. `sluice release`
+        // suspends the first five too, so it refuses to start while a deploy runs.
+        suspendProcesses: [
+          autoscaling.ScalingProcess.HEALTH_CHECK,
+          autoscaling.ScalingProcess.REPLACE_UNHEALTHY,
+          autoscaling.ScalingProcess.AZ_REBALANCE,
+          autoscaling.ScalingProcess.ALARM_NOTIFICATION,
+          autoscaling.ScalingProcess.SCHEDULED_ACTIONS,
+          autoscaling.ScalingProcess.INSTANCE_REFRESH,
+        ],
+      }),
     });
     this.autoScalingGroup.attachToApplicationTargetGroup(this.targetGroup);
+    // A target group without a listener leaves its targets `unused`: the first instances could never
+    // turn healthy and signal, so the group waits for the listener.
+    this.autoScalingGroup.node.addDependency(this.targetGroup.loadBalancerAttached);
     Validations.of(this.autoScalingGroup).acknowledge({
       id: 'AwsSolutions-AS3',
       reason: 'Scaling events reach the team through the CloudWatch alarms on healthy/unhealthy hosts and the group metrics on the dashboard; per-event SNS notifications would duplicate them.',
+    });
+  }
+
+  /**
+   * The AMI, chosen so that a new one is a reviewed change, never a side effect of an unrelated deploy:
+   * - `amiId` pins it.
+   * - Otherwise, with the account and region known (every deploy: the CDK CLI passes them), the public
+   *   AL2023 parameter is read at synth time and cached in cdk.context.json, which is committed. A
+   *   newer AMI arrives only when someone resets that entry (`cdk context --reset`) and synthesizes:
+   *   the pull request then changes cdk.context.json and `cdk diff` shows the new ImageId.
+   * - Environment-agnostic (an offline synth with no account, as in tests and the pull request's
+   *   guard), nothing can be looked up: the template names the parameter, resolved at deploy time.
+   *   Such a template is compared, never deployed.
+   * The deploy-time parameter alone would re-resolve on every deploy, so a new AMI would replace the
+   * fleet on the next unrelated deploy with no line of the diff showing it.
+   */
+  private machineImage(amiId: string | undefined, instanceType: ec2.InstanceType): ec2.IMachineImage {
+    if (amiId !== undefined) {
+      return { getImage: () => ({ imageId: amiId, osType: ec2.OperatingSystemType.LINUX, userData: ec2.UserData.forLinux() }) };
+    }
+    const stack = Stack.of(this);
+    return ec2.MachineImage.latestAmazonLinux2023({
+      cachedInContext: !Token.isUnresolved(stack.account) && !Token.isUnresolved(stack.region),
+      // A Graviton instance type needs the arm64 image.
+      cpuType: instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
     });
   }
 

@@ -21,18 +21,37 @@ export interface InstanceUserDataProps {
   readonly installHealthTimeoutSeconds: number;
   /** More variables for both services, e.g. QUEUE_URL. */
   readonly environment: Readonly<Record<string, string>>;
+  /** Where the instance reports that it is ready. */
+  readonly readiness: ReadinessSignalProps;
+}
+
+/** The resource signal a new instance sends once it serves, and the load-balancer check before it. */
+export interface ReadinessSignalProps {
+  readonly region: string;
+  readonly stackName: string;
+  /** Logical ID of the Auto Scaling group, whose creation and update policies wait for the signal. */
+  readonly logicalResourceId: string;
+  /** The target group whose health check must pass before the instance signals success. */
+  readonly targetGroupArn: string;
+  /** How long the instance waits for the load balancer to call it healthy once its own check passed. */
+  readonly loadBalancerTimeoutSeconds: number;
+  /** @default 5 */
+  readonly pollSeconds?: number;
 }
 
 /**
  * Boot script for an app-tier instance: Node.js 22, a `sluice` system user, the two systemd services
  * (web app and worker, from one release) and `sluice-install`; then it installs whatever version the
  * current-version parameter names, so an instance launched mid-release comes up on the new version.
+ * It signals CloudFormation how that went (see signalOnExitCommands).
  */
 export function instanceUserData(props: InstanceUserDataProps): UserData {
   const region = Aws.REGION;
   const userData = UserData.forLinux();
   userData.addCommands(
     'set -euo pipefail',
+    // First, so that a failure of any later step (dnf included) is signalled at once.
+    ...signalOnExitCommands(props.readiness),
     'dnf install -y nodejs22',
     'id sluice >/dev/null 2>&1 || useradd --system --home-dir /opt/sluice --shell /sbin/nologin sluice',
     'mkdir -p /etc/sluice /opt/sluice/bin /opt/sluice/releases',
@@ -78,8 +97,56 @@ export function instanceUserData(props: InstanceUserDataProps): UserData {
     'else',
     '  /opt/sluice/bin/sluice-install "$version"',
     'fi',
+    ...waitForLoadBalancerCommands(props.readiness),
   );
   return userData;
+}
+
+/**
+ * CloudFormation waits for one signal per new instance when it creates the group (creation policy)
+ * and when it rolls a launch template change out (rolling update): SUCCESS once the current version is
+ * installed, its local health check passed and the load balancer calls the instance healthy; FAILURE
+ * as soon as any boot step fails, which fails the deploy and rolls it back. At other launches
+ * (scale-out, replacement of an unhealthy instance) nothing waits, CloudFormation refuses the signal,
+ * and the boot does not care.
+ *
+ * The AWS CLI sends it (`aws cloudformation signal-resource`, allowed on this stack only): AL2023 has
+ * no `cfn-signal`, which would need the aws-cfn-bootstrap package, so a failing `dnf` could not be
+ * signalled. Comments stay here rather than in the script: user data is limited to 16 KB.
+ */
+export function signalOnExitCommands(props: ReadinessSignalProps): string[] {
+  return [
+    "imds_token=\"$(curl -fsS -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 3600')\"",
+    'instance_id="$(curl -fsS -H "X-aws-ec2-metadata-token: ${imds_token}" http://169.254.169.254/latest/meta-data/instance-id)"',
+    'signal_cloudformation() {',
+    '  local status=FAILURE',
+    '  if [[ "$1" == 0 ]]; then status=SUCCESS; fi',
+    '  echo "sluice boot: exit status $1, signalling ${status}"',
+    `  aws cloudformation signal-resource --region ${props.region} --stack-name ${props.stackName} --logical-resource-id ${props.logicalResourceId} --unique-id "$instance_id" --status "$status" >/dev/null \\`,
+    '    || echo "sluice boot: signal not accepted (nothing waits for this instance)" >&2',
+    '}',
+    "trap 'signal_cloudformation $?' EXIT",
+  ];
+}
+
+/**
+ * After the install's local health check: the load balancer's must pass too, as a release waits for
+ * it. A version that listens on 127.0.0.1 only passes the first and fails the second, and a rolling
+ * update that went on to the next instance would replace the whole fleet with ones nobody can reach.
+ */
+export function waitForLoadBalancerCommands(props: ReadinessSignalProps): string[] {
+  const timeout = props.loadBalancerTimeoutSeconds;
+  return [
+    `healthy_deadline=$((SECONDS + ${timeout}))`,
+    `until [[ "$(aws elbv2 describe-target-health --region ${props.region} --target-group-arn ${props.targetGroupArn} --targets "Id=\${instance_id}" --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text 2>/dev/null || true)" == healthy ]]; do`,
+    '  if (( SECONDS >= healthy_deadline )); then',
+    `    echo "sluice boot: the load balancer did not report \${instance_id} healthy within ${timeout}s" >&2`,
+    '    exit 1',
+    '  fi',
+    `  sleep ${props.pollSeconds ?? 5}`,
+    'done',
+    'echo "sluice boot: ${instance_id} serves through the load balancer"',
+  ];
 }
 
 /** The "none" release: healthy, reporting version none, and 503 for every request. */

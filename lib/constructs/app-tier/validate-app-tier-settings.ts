@@ -1,3 +1,4 @@
+import { Token } from 'aws-cdk-lib';
 import { SettingsProblems } from '../settings-validation.ts';
 import { APP_TIER_DEFAULTS } from './app-tier-defaults.ts';
 import type { AppTierSettings } from './app-tier.ts';
@@ -6,6 +7,7 @@ import type { AppTierSettings } from './app-tier.ts';
 export function validateAppTierSettings(settings: AppTierSettings): string[] {
   const check = new SettingsProblems();
   check.matches('instanceType', settings.instanceType, /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as t3.small');
+  check.matches('amiId', settings.amiId, /^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'an AMI id: "ami-" and 8 or 17 lower-case hex digits');
 
   // Two instances in two AZs is the least that survives losing one during a release or an AZ outage.
   check.wholeNumber('minCapacity', settings.minCapacity, 2, 100);
@@ -14,8 +16,10 @@ export function validateAppTierSettings(settings: AppTierSettings): string[] {
   const minCapacity = settings.minCapacity ?? APP_TIER_DEFAULTS.minCapacity;
   const maxCapacity = settings.maxCapacity ?? APP_TIER_DEFAULTS.maxCapacity;
   const { desiredCapacity } = settings;
-  if (maxCapacity < minCapacity) {
-    check.add(`maxCapacity must be at least minCapacity (${minCapacity}) (given ${maxCapacity})`);
+  // CloudFormation requires the rolling update's MinInstancesInService (minCapacity) below MaxSize: a
+  // group at its minimum must launch a replacement before it may terminate an instance.
+  if (maxCapacity <= minCapacity) {
+    check.add(`maxCapacity must be more than minCapacity (${minCapacity}), so a rolling update can launch a replacement before it terminates an instance (given ${maxCapacity})`);
   }
   if (desiredCapacity !== undefined && (desiredCapacity < minCapacity || desiredCapacity > maxCapacity)) {
     check.add(`desiredCapacity must be between minCapacity (${minCapacity}) and maxCapacity (${maxCapacity}) (given ${desiredCapacity})`);
@@ -40,6 +44,18 @@ export function validateAppTierSettings(settings: AppTierSettings): string[] {
   check.secondsInRange('healthCheckGracePeriod', settings.healthCheckGracePeriod, 0, 7200);
   check.secondsInRange('workerStopTimeout', settings.workerStopTimeout, 1, 3600);
   check.secondsInRange('installHealthTimeout', settings.installHealthTimeout, 5, 900);
+  // The rolling update's PauseTime, which waits for the signal, is at most one hour.
+  check.secondsInRange('instanceReadyTimeout', settings.instanceReadyTimeout, 60, 3600);
+  const readyTimeout = settings.instanceReadyTimeout ?? APP_TIER_DEFAULTS.instanceReadyTimeout;
+  const installTimeout = settings.installHealthTimeout ?? APP_TIER_DEFAULTS.installHealthTimeout;
+  const healthyThreshold = settings.healthyThreshold ?? APP_TIER_DEFAULTS.healthyThreshold;
+  if (![readyTimeout, installTimeout, interval].some((duration) => duration.isUnresolved()) && !Token.isUnresolved(healthyThreshold)) {
+    // Before it signals, a new instance waits for its own health check and then the load balancer's.
+    const waitsSeconds = installTimeout.toSeconds({ integral: false }) + healthyThreshold * interval.toSeconds({ integral: false });
+    if (readyTimeout.toSeconds({ integral: false }) <= waitsSeconds) {
+      check.add(`instanceReadyTimeout must be longer than installHealthTimeout plus healthyThreshold × healthCheckInterval (${waitsSeconds} seconds), the waits a new instance makes before it signals (given ${readyTimeout.toSeconds({ integral: false })})`);
+    }
+  }
   check.wholeNumber('natGateways', settings.natGateways, 1, 2);
   check.matches(
     'certificateArn',

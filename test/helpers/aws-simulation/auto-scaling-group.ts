@@ -3,6 +3,9 @@ import type {
   AutoScalingInstanceDetails,
   DescribeAutoScalingGroupsCommandInput,
   DescribeAutoScalingInstancesCommandInput,
+  DescribeInstanceRefreshesCommandInput,
+  DescribeInstanceRefreshesCommandOutput,
+  InstanceRefreshStatus,
 } from '@aws-sdk/client-auto-scaling';
 import { awsError } from './aws-errors.ts';
 import type { Fleet, SimulatedInstance } from './fleet.ts';
@@ -26,6 +29,28 @@ export const SCALING_PROCESSES = [
 
 export type ScalingProcess = (typeof SCALING_PROCESSES)[number];
 
+/**
+ * What CloudFormation suspends for the app tier's rolling update (its UpdatePolicy) and resumes when
+ * the update ends: AWS's recommended five, and InstanceRefresh.
+ */
+export const ROLLING_UPDATE_SUSPENDS: readonly ScalingProcess[] = ['HealthCheck', 'ReplaceUnhealthy', 'AZRebalance', 'AlarmNotification', 'ScheduledActions', 'InstanceRefresh'];
+
+/** A CloudFormation rolling update of the group (AutoScalingRollingUpdate with resource signals). */
+export interface RollingUpdateSettings {
+  /** MinInstancesInService: a group with no more than this in service launches a replacement first. */
+  readonly minInstancesInService: number;
+  /** Called when every instance of the old launch template is replaced. */
+  readonly onFinished: () => void;
+}
+
+interface InstanceRefreshRecord {
+  readonly id: string;
+  status: InstanceRefreshStatus;
+  readonly startedAt: number;
+  endedAt?: number;
+  readonly instances: number;
+}
+
 export interface AutoScalingGroupSettings {
   /** How long the group takes to notice an unhealthy or terminated instance, or any other change. @default 10 seconds */
   readonly reactionMs?: number;
@@ -39,6 +64,10 @@ export interface AutoScalingGroupSettings {
   readonly minSize?: number;
   /** @default - twice the starting fleet */
   readonly maxSize?: number;
+  /** Finished (Successful) instance refreshes from the last six weeks, as DescribeInstanceRefreshes lists them. @default 0 */
+  readonly pastInstanceRefreshes?: number;
+  /** Most instance refreshes per DescribeInstanceRefreshes page (AWS: MaxRecords, default 50, at most 100). @default 50 */
+  readonly refreshPageSize?: number;
 }
 
 /** A scheduled action (PutScheduledUpdateGroupAction): at `at`, the desired capacity becomes `desiredCapacity`. */
@@ -72,6 +101,11 @@ export interface ScalingAlarm {
  * - AlarmNotification runs a scaling policy when its alarm breaches; suspended, a policy still in
  *   breach at resume runs then.
  * - InstanceRefresh replaces every instance launched before the refresh began, one at a time.
+ *   DescribeInstanceRefreshes lists refreshes newest first (Pending, InProgress, then Successful), paginated.
+ * A CloudFormation rolling update (startRollingUpdate) suspends ROLLING_UPDATE_SUSPENDS, replaces every
+ * instance of the old launch template one at a time, going on only once the replacement signalled
+ * (InService and healthy in the target group), launching first when the group is at
+ * MinInstancesInService, and resumes those processes at the end, whoever else had suspended them.
  * Replacements boot with the version in the current-version parameter and register themselves.
  */
 export class SimulatedAutoScalingGroup {
@@ -92,6 +126,11 @@ export class SimulatedAutoScalingGroup {
   /** Instances an instance refresh still has to replace. */
   private readonly toRefresh = new Set<string>();
   private refreshCheck?: () => void;
+  /** Every instance refresh, newest first. */
+  private readonly refreshes: InstanceRefreshRecord[] = [];
+  private readonly refreshPageSize: number;
+  private rolling?: { readonly settings: RollingUpdateSettings; readonly old: Set<string>; grown: boolean };
+  private rollingCheck?: () => void;
 
   constructor(
     private readonly context: SimulationContext,
@@ -110,6 +149,11 @@ export class SimulatedAutoScalingGroup {
     this.reactionMs = settings.reactionMs ?? 10_000;
     this.bootMs = settings.bootMs ?? 60_000;
     this.gracePeriodMs = settings.healthCheckGracePeriodMs ?? 300_000;
+    this.refreshPageSize = settings.refreshPageSize ?? 50;
+    for (let index = settings.pastInstanceRefreshes ?? 0; index > 0; index -= 1) {
+      const startedAt = context.clock.now() - index * 86_400_000;
+      this.refreshes.unshift({ id: this.refreshId(), status: 'Successful', startedAt, endedAt: startedAt + 1_800_000, instances: settings.desiredCapacity });
+    }
     targetGroup.onUnhealthy = () => this.reactSoon();
   }
 
@@ -185,7 +229,16 @@ export class SimulatedAutoScalingGroup {
   /** StartInstanceRefresh: every instance in the group now is replaced, one at a time. */
   startInstanceRefresh(): void {
     for (const instance of this.memberInstances()) if (instance.lifecycle === 'InService') this.toRefresh.add(instance.id);
+    this.refreshes.unshift({ id: this.refreshId(), status: 'Pending', startedAt: this.context.clock.now(), instances: this.toRefresh.size });
     this.context.log.record('auto-scaling', 'InstanceRefresh', `started (${this.toRefresh.size} instances)`);
+    this.reactSoon();
+  }
+
+  /** CloudFormation's rolling update of the group, after a launch template change. */
+  startRollingUpdate(settings: RollingUpdateSettings): void {
+    this.suspend(this.name, ROLLING_UPDATE_SUSPENDS);
+    this.rolling = { settings, old: new Set(this.memberInstances().filter((instance) => instance.running).map((instance) => instance.id)), grown: false };
+    this.context.log.record('auto-scaling', this.name, `rolling update started (${this.rolling.old.size} instances to replace)`);
     this.reactSoon();
   }
 
@@ -218,6 +271,30 @@ export class SimulatedAutoScalingGroup {
     ];
   }
 
+  describeInstanceRefreshes(input: DescribeInstanceRefreshesCommandInput): DescribeInstanceRefreshesCommandOutput {
+    const size = input.MaxRecords ?? 50;
+    if (size < 1 || size > 100) throw awsError('autoScaling', 'ValidationError', `1 validation error detected: Value '${size}' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to 100`);
+    const matching = this.refreshes
+      .filter(() => input.AutoScalingGroupName === this.name)
+      .filter((refresh) => !input.InstanceRefreshIds?.length || input.InstanceRefreshIds.includes(refresh.id));
+    const start = input.NextToken === undefined ? 0 : Number(Buffer.from(input.NextToken, 'base64').toString('utf8'));
+    if (!Number.isInteger(start) || start < 0) throw awsError('autoScaling', 'InvalidNextToken', 'The token provided is not valid.');
+    const end = start + Math.min(size, this.refreshPageSize);
+    return {
+      $metadata: {},
+      InstanceRefreshes: matching.slice(start, end).map((refresh) => ({
+        InstanceRefreshId: refresh.id,
+        AutoScalingGroupName: this.name,
+        Status: refresh.status,
+        StartTime: new Date(refresh.startedAt),
+        ...(refresh.endedAt === undefined ? {} : { EndTime: new Date(refresh.endedAt) }),
+        PercentageComplete: refresh.status === 'Successful' ? 100 : Math.round((100 * (refresh.instances - this.toRefresh.size)) / Math.max(1, refresh.instances)),
+        InstancesToUpdate: refresh.status === 'Successful' ? 0 : this.toRefresh.size,
+      })),
+      ...(end < matching.length ? { NextToken: Buffer.from(String(end)).toString('base64') } : {}),
+    };
+  }
+
   describeInstances(input: DescribeAutoScalingInstancesCommandInput): AutoScalingInstanceDetails[] {
     return this.memberInstances()
       .filter((instance) => !input.InstanceIds?.length || input.InstanceIds.includes(instance.id))
@@ -245,6 +322,7 @@ export class SimulatedAutoScalingGroup {
     this.keepDesiredCapacity();
     this.rebalanceZones();
     this.refreshInstances();
+    this.rollInstances();
   }
 
   /** HealthCheck: marks terminated instances, and targets the load balancer reports unhealthy after the grace period. */
@@ -314,8 +392,17 @@ export class SimulatedAutoScalingGroup {
 
   /** InstanceRefresh: terminates the next instance to replace once the last replacement serves. */
   private refreshInstances(): void {
-    if (this.toRefresh.size === 0 || !this.active('InstanceRefresh') || !this.active('Launch') || !this.active('Terminate')) return;
-    const serving = this.memberInstances().every((instance) => instance.lifecycle === 'InService' && this.targetGroup.state(instance.id) === 'healthy');
+    const [latest] = this.refreshes;
+    const active = latest !== undefined && (latest.status === 'Pending' || latest.status === 'InProgress');
+    if (!active || !this.active('InstanceRefresh') || !this.active('Launch') || !this.active('Terminate')) return;
+    latest.status = 'InProgress';
+    const serving = this.settled();
+    if (serving && this.toRefresh.size === 0) {
+      latest.status = 'Successful';
+      latest.endedAt = this.context.clock.now();
+      this.context.log.record('auto-scaling', 'InstanceRefresh', 'successful');
+      return;
+    }
     if (!serving) {
       // Look again once the replacement may be healthy.
       this.refreshCheck ??= this.context.log.at(this.context.clock.now() + this.reactionMs, () => {
@@ -330,6 +417,61 @@ export class SimulatedAutoScalingGroup {
       this.terminateMember(id, 'instance refresh');
       return;
     }
+    // Every one left was gone already: the refresh ends at the next check.
+    this.reactSoon();
+  }
+
+  /** CloudFormation's rolling update: the next batch of one once the last replacement signalled. */
+  private rollInstances(): void {
+    const rolling = this.rolling;
+    if (!rolling || !this.active('Launch') || !this.active('Terminate')) return;
+    if (!this.settled()) {
+      // The last replacement has not signalled yet (CloudFormation waits, up to PauseTime).
+      this.rollingCheck ??= this.context.log.at(this.context.clock.now() + this.reactionMs, () => {
+        this.rollingCheck = undefined;
+        this.reconcile();
+      });
+      return;
+    }
+    const members = this.memberInstances();
+    // An old instance from the fullest zone, so that the zones stay balanced.
+    const counts = this.zoneCounts();
+    const next = members
+      .filter((instance) => rolling.old.has(instance.id))
+      .sort((left, right) => (counts.get(right.availabilityZone) ?? 0) - (counts.get(left.availabilityZone) ?? 0) || left.launchedAt - right.launchedAt)[0];
+    if (!next) {
+      this.rolling = undefined;
+      this.context.log.record('auto-scaling', this.name, 'rolling update finished');
+      this.resume(this.name, ROLLING_UPDATE_SUSPENDS);
+      rolling.settings.onFinished();
+      return;
+    }
+    if (members.length - 1 < rolling.settings.minInstancesInService && this.desiredCapacity < this.maxSize) {
+      // At MinInstancesInService: launch the replacement first, above the desired capacity.
+      rolling.grown = true;
+      this.desiredCapacity += 1;
+      this.context.log.record('auto-scaling', this.name, `rolling update: desired capacity ${this.desiredCapacity - 1} → ${this.desiredCapacity} to launch first`);
+      // Into the zone of the instance it replaces: the zones stay balanced.
+      this.launch(next.availabilityZone);
+      return;
+    }
+    rolling.old.delete(next.id);
+    if (rolling.grown) {
+      rolling.grown = false;
+      this.desiredCapacity -= 1;
+    }
+    this.terminateMember(next.id, 'rolling update: replacing an instance of the old launch template');
+  }
+
+  /** Every member in service and healthy, and as many as desired: the last replacement serves. */
+  private settled(): boolean {
+    const members = this.memberInstances();
+    return members.length >= this.desiredCapacity && members.every((instance) => instance.lifecycle === 'InService' && this.targetGroup.state(instance.id) === 'healthy');
+  }
+
+  /** Instance refresh ids look like AWS's (a UUID), numbered so that they take nothing from the seeded source. */
+  private refreshId(): string {
+    return `00000000-0000-4000-8000-${String(this.refreshes.length + 1).padStart(12, '0')}`;
   }
 
   // --- helpers -----------------------------------------------------------------------------------------
@@ -372,9 +514,7 @@ export class SimulatedAutoScalingGroup {
       .sort((left, right) => left.launchedAt - right.launchedAt || left.id.localeCompare(right.id))[0];
   }
 
-  private launch(): void {
-    const counts = this.zoneCounts();
-    const zone = [...counts.entries()].sort(([, left], [, right]) => left - right)[0][0];
+  private launch(zone = [...this.zoneCounts().entries()].sort(([, left], [, right]) => left - right)[0][0]): void {
     const instance = this.fleet.launch({ version: undefined, appUp: false, lifecycle: 'Pending', availabilityZone: zone });
     this.members.add(instance.id);
     this.context.log.at(this.context.clock.now() + this.bootMs, () => {

@@ -1,18 +1,39 @@
-import type { DescribeStacksCommandOutput, Stack } from '@aws-sdk/client-cloudformation';
+import type { DescribeStacksCommandOutput, Stack, StackStatus } from '@aws-sdk/client-cloudformation';
 import { awsError } from './aws-errors.ts';
+import type { SimulationContext } from './simulation-context.ts';
 
-/** Deployed CloudFormation stacks, by name, with their outputs. */
+interface SimulatedStack {
+  readonly outputs: Record<string, string>;
+  status: StackStatus;
+  updatedAt?: number;
+}
+
+/** Deployed CloudFormation stacks, by name, with their outputs and status. */
 export class SimulatedStacks {
-  private readonly stacks = new Map<string, Record<string, string>>();
+  private readonly stacks = new Map<string, SimulatedStack>();
 
-  constructor(private readonly region: string, private readonly account: string) {}
+  constructor(private readonly context: SimulationContext, private readonly region: string, private readonly account: string) {}
 
   deploy(name: string, outputs: Record<string, string>): void {
-    this.stacks.set(name, { ...outputs });
+    this.stacks.set(name, { outputs: { ...outputs }, status: 'UPDATE_COMPLETE' });
   }
 
   delete(name: string): void {
     this.stacks.delete(name);
+  }
+
+  status(name: string): StackStatus | undefined {
+    return this.stacks.get(name)?.status;
+  }
+
+  /** A stack operation moves the stack to `status` (UPDATE_IN_PROGRESS, UPDATE_COMPLETE, …). */
+  setStatus(name: string, status: StackStatus): void {
+    const stack = this.stacks.get(name);
+    if (!stack) throw new Error(`simulation: no stack ${name}`);
+    if (stack.status === status) return;
+    stack.status = status;
+    stack.updatedAt = this.context.clock.now();
+    this.context.log.record('cloudformation', name, status);
   }
 
   describe(name: string | undefined): DescribeStacksCommandOutput {
@@ -24,12 +45,14 @@ export class SimulatedStacks {
   }
 
   private stack(name: string): Stack {
+    const stack = this.stacks.get(name);
     return {
       StackName: name,
       StackId: `arn:aws:cloudformation:${this.region}:${this.account}:stack/${name}/00000000-0000-4000-8000-000000000000`,
-      StackStatus: 'UPDATE_COMPLETE',
+      StackStatus: stack?.status,
       CreationTime: new Date(0),
-      Outputs: Object.entries(this.stacks.get(name) ?? {}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      ...(stack?.updatedAt === undefined ? {} : { LastUpdatedTime: new Date(stack.updatedAt) }),
+      Outputs: Object.entries(stack?.outputs ?? {}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
     };
   }
 }

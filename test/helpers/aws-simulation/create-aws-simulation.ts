@@ -1,3 +1,4 @@
+import type { StackStatus } from '@aws-sdk/client-cloudformation';
 import type { StateValue } from '@aws-sdk/client-cloudwatch';
 import { currentVersionParameterName, StackOutputs, stackName } from '../../../lib/runtime/stack-contract.ts';
 import { VirtualClock } from '../virtual-clock.ts';
@@ -87,6 +88,8 @@ export interface SimulationState {
   /** The raw current-version parameter. */
   launchVersion(): string | undefined;
   firingAlarms(): string[];
+  /** The stage stack's StackStatus (undefined once deleted). */
+  stackStatus(): StackStatus | undefined;
   /** Every state change so far. */
   readonly events: readonly SimulationEvent[];
   /** Every API call so far. */
@@ -124,7 +127,28 @@ export interface SimulationFaults {
   addAvailabilityZone(zone: string): void;
   /** StartInstanceRefresh: the group replaces every instance it has now, one at a time. */
   startInstanceRefresh(): void;
+  /** See StackDeploy. */
+  deployStack(deploy?: StackDeploy): void;
+  /** The stack is in `status` from now on (a deploy that a test plays by hand). */
+  setStackStatus(status: StackStatus): void;
   deleteStack(): void;
+}
+
+/**
+ * `cdk deploy` of the stage stack: UPDATE_IN_PROGRESS; with a launch template change, CloudFormation
+ * reaches the group after `groupAfterMs` and runs its rolling update (one instance at a time, each
+ * waiting for its signal, MinInstancesInService = the group's minimum); then
+ * UPDATE_COMPLETE_CLEANUP_IN_PROGRESS and, `cleanupMs` later, UPDATE_COMPLETE.
+ */
+export interface StackDeploy {
+  /** @default true */
+  readonly replacesInstances?: boolean;
+  /** @default 30 seconds */
+  readonly groupAfterMs?: number;
+  /** Without a rolling update, how long the update takes. @default 60 seconds */
+  readonly updateMs?: number;
+  /** @default 15 seconds */
+  readonly cleanupMs?: number;
 }
 
 export interface SimulationInvariants {
@@ -197,7 +221,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     REGION,
     ACCOUNT,
   );
-  const stacks = new SimulatedStacks(REGION, ACCOUNT);
+  const stacks = new SimulatedStacks(context, REGION, ACCOUNT);
 
   const state: SimulationState = {
     snapshot: () => ({
@@ -216,6 +240,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     desiredCapacity: () => autoScalingGroup.desiredCapacity,
     launchVersion: () => parameters.value(names.currentVersionParameterName),
     firingAlarms: () => alarms.firing(),
+    stackStatus: () => stacks.status(names.stackName),
     events: log.events,
     calls: [],
   };
@@ -277,6 +302,19 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     scalingAlarm: (alarm) => autoScalingGroup.addScalingAlarm(alarm),
     addAvailabilityZone: (zone) => log.change(() => autoScalingGroup.addAvailabilityZone(zone)),
     startInstanceRefresh: () => log.change(() => autoScalingGroup.startInstanceRefresh()),
+    deployStack: ({ replacesInstances = true, groupAfterMs = 30_000, updateMs = 60_000, cleanupMs = 15_000 } = {}) => {
+      log.change(() => stacks.setStatus(names.stackName, 'UPDATE_IN_PROGRESS'));
+      const complete = () => {
+        stacks.setStatus(names.stackName, 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+        log.at(clock.now() + cleanupMs, () => stacks.setStatus(names.stackName, 'UPDATE_COMPLETE'));
+      };
+      if (!replacesInstances) {
+        log.at(clock.now() + updateMs, complete);
+        return;
+      }
+      log.at(clock.now() + groupAfterMs, () => autoScalingGroup.startRollingUpdate({ minInstancesInService: autoScalingGroup.minSize, onFinished: complete }));
+    },
+    setStackStatus: (status) => log.change(() => stacks.setStatus(names.stackName, status)),
     deleteStack: () => stacks.delete(names.stackName),
   };
 

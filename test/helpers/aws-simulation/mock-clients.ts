@@ -5,6 +5,7 @@ import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  DescribeInstanceRefreshesCommand,
   ResumeProcessesCommand,
   SuspendProcessesCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -194,6 +195,7 @@ export function mockAwsClients(
   autoScaling.on(DescribeAutoScalingInstancesCommand).callsFake(
     serve('autoScaling', 'DescribeAutoScalingInstances', (input) => ({ AutoScalingInstances: autoScalingGroup.describeInstances(input) })),
   );
+  autoScaling.on(DescribeInstanceRefreshesCommand).callsFake(serve('autoScaling', 'DescribeInstanceRefreshes', (input) => autoScalingGroup.describeInstanceRefreshes(input)));
 
   const cloudFormation = mockClient(clients.cloudFormation);
   cloudFormation.onAnyCommand().callsFake(notSimulated('cloudFormation'));

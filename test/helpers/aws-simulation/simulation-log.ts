@@ -1,7 +1,7 @@
 import type { TargetHealthState } from '../../../lib/runtime/release/ports.ts';
 import type { VirtualClock } from '../virtual-clock.ts';
 
-export type SimulationEventKind = 'instance' | 'target' | 'auto-scaling' | 'parameter' | 'alarm' | 'command';
+export type SimulationEventKind = 'instance' | 'target' | 'auto-scaling' | 'parameter' | 'alarm' | 'command' | 'cloudformation';
 
 /** One state change of the simulated AWS account, at its virtual time. */
 export interface SimulationEvent {

@@ -9,6 +9,7 @@ import { type Clock, systemClock } from '../../clock.ts';
 import { BadInputError } from '../errors.ts';
 import type { InstanceGuard } from '../ports.ts';
 import { type AwsCall, callAws, type RetryPolicy } from './aws-call.ts';
+import type { FleetReplacement, FleetReplacementCheck } from './fleet-replacement-check.ts';
 import { assertReleaseVersion } from '../release-version.ts';
 
 /**
@@ -16,6 +17,11 @@ import { assertReleaseVersion } from '../release-version.ts';
  * drained, being installed or not yet healthy again, or change the fleet under the release.
  * Launch, Terminate and AddToLoadBalancer stay active so the group can still restore capacity (new
  * instances install the launch version) and register what it launches.
+ *
+ * A deploy's rolling update suspends the same five (and InstanceRefresh) and resumes them when it
+ * ends. SuspendedProcesses cannot tell whose suspension is whose (both read "User suspended"), so
+ * the release resuming its own would resume the update's: hold() refuses while a deploy or an
+ * instance refresh runs (FleetReplacementCheck).
  */
 export const HELD_PROCESSES = [
   // Would terminate the target the release is installing, once HealthCheck marks it unhealthy.
@@ -43,6 +49,8 @@ export interface AutoScalingInstanceGuardProps {
   readonly clock?: Clock;
   /** @default - see RetryPolicy */
   readonly retry?: RetryPolicy;
+  /** Refuses to hold the group while a deploy or an instance refresh replaces its instances. @default - no check */
+  readonly replacementCheck?: FleetReplacementCheck;
 }
 
 /** Holds the Auto Scaling group still during a release and points new instances at the release's version. */
@@ -53,8 +61,11 @@ export class AutoScalingInstanceGuard implements InstanceGuard {
     this.props = props;
   }
 
+  /** Throws FleetReplacingError, suspending nothing, while something replaces the group's instances. */
   async hold(signal?: AbortSignal): Promise<void> {
     const { autoScaling, autoScalingGroupName } = this.props;
+    // Checked again here, after the lock: a deploy may have started while this release waited for it.
+    await this.refuseWhileReplacing(signal);
     await this.call('SuspendProcesses', `Auto Scaling group ${autoScalingGroupName}`, signal, (abortSignal) =>
       autoScaling.send(new SuspendProcessesCommand({ AutoScalingGroupName: autoScalingGroupName, ScalingProcesses: [...HELD_PROCESSES] }), { abortSignal }),
     );
@@ -65,6 +76,16 @@ export class AutoScalingInstanceGuard implements InstanceGuard {
     await this.call('ResumeProcesses', `Auto Scaling group ${autoScalingGroupName}`, signal, (abortSignal) =>
       autoScaling.send(new ResumeProcessesCommand({ AutoScalingGroupName: autoScalingGroupName, ScalingProcesses: [...HELD_PROCESSES] }), { abortSignal }),
     );
+  }
+
+  /** What replaces the group's instances now, if anything (undefined without a replacementCheck). */
+  async replacement(signal?: AbortSignal): Promise<FleetReplacement | undefined> {
+    return this.props.replacementCheck?.replacement(signal);
+  }
+
+  /** Throws FleetReplacingError while a deploy or an instance refresh replaces the group's instances. */
+  async refuseWhileReplacing(signal?: AbortSignal): Promise<void> {
+    await this.props.replacementCheck?.refuseWhileReplacing(signal);
   }
 
   /** Undefined before the first release (the parameter holds `none`). */

@@ -13,6 +13,7 @@ import { artifactKey, checksumKey, missingArtifactKeys } from '../aws/artifact-e
 import { AutoScalingInstanceGuard } from '../aws/auto-scaling-instance-guard.ts';
 import { CloudWatchAlarmGate } from '../aws/cloudwatch-alarm-gate.ts';
 import { Elbv2TargetPool } from '../aws/elbv2-target-pool.ts';
+import { FleetReplacementCheck, FleetReplacingError } from '../aws/fleet-replacement-check.ts';
 import { SsmInstaller } from '../aws/ssm-installer.ts';
 import { resolveCapacity } from '../capacity.ts';
 import type { Clock } from '../../clock.ts';
@@ -89,7 +90,7 @@ function reportError(error: unknown, { stderr }: CliEnvironment): ExitCodeValue 
     stderr(`sluice: ${error.message}`);
     return ExitCode.lockNotAcquired;
   }
-  if (error instanceof CapacityError) {
+  if (error instanceof CapacityError || error instanceof FleetReplacingError) {
     stderr(`sluice: nothing was changed: ${error.message}`);
     return ExitCode.rolledBack;
   }
@@ -129,8 +130,15 @@ async function resolveTargets(args: ReleaseArgs | StatusArgs, clients: AwsClient
   return resolved as Required<ReleaseTargets>;
 }
 
-function adapters(targets: Required<ReleaseTargets>, clients: AwsClients, environment: CliEnvironment, extraAlarms: readonly string[] = []): ReleasePorts {
+function adapters(stackName: string, targets: Required<ReleaseTargets>, clients: AwsClients, environment: CliEnvironment, extraAlarms: readonly string[] = []): ReleasePorts {
   const { clock } = environment;
+  const replacementCheck = new FleetReplacementCheck({
+    cloudFormation: clients.cloudFormation,
+    autoScaling: clients.autoScaling,
+    stackName,
+    autoScalingGroupName: targets.autoScalingGroupName,
+    clock,
+  });
   const pollIntervalMs = environment.pollIntervalMs ?? 1000;
   return {
     pool: new Elbv2TargetPool({ client: clients.elbv2, targetGroupArn: targets.targetGroupArn, clock, pollIntervalMs }),
@@ -142,6 +150,7 @@ function adapters(targets: Required<ReleaseTargets>, clients: AwsClients, enviro
       autoScalingGroupName: targets.autoScalingGroupName,
       currentVersionParameterName: targets.currentVersionParameterName,
       clock,
+      replacementCheck,
     }),
     store: new DynamoDbReleaseStore({ client: DynamoDBDocumentClient.from(clients.dynamoDb), tableName: targets.releaseTableName }),
   };
@@ -172,7 +181,7 @@ async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironm
   const clients = environment.clients(args.region);
   const targets = await resolveTargets(args, clients, environment);
   if (version !== undefined) await assertArtifactUploaded(clients, targets.artifactBucketName, version, environment);
-  return adapters(targets, clients, environment, args.command === 'release' ? args.extraAlarms : []);
+  return adapters(args.stackName, targets, clients, environment, args.command === 'release' ? args.extraAlarms : []);
 }
 
 /** Every instance would refuse the version without its artifact and checksum: refuse it here, first. */
@@ -193,7 +202,7 @@ async function beforeAnyChange<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof BadInputError) throw error;
+    if (error instanceof BadInputError || error instanceof FleetReplacingError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     const hint = /region/i.test(message)
       ? 'pass --region or set AWS_REGION'
@@ -207,6 +216,9 @@ async function beforeAnyChange<T>(work: () => Promise<T>): Promise<T> {
 async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<ExitCodeValue> {
   const ports = await beforeAnyChange(() => portsFor(args, environment, args.version));
   if (args.dryRun) return beforeAnyChange(() => dryRun(args, ports, environment));
+  // Before the lock and the plan: a deploy or an instance refresh is moving the same instances.
+  const { guard } = ports;
+  if (guard instanceof AutoScalingInstanceGuard) await beforeAnyChange(() => guard.refuseWhileReplacing());
 
   const engine = new ReleaseEngine({
     ...ports,
@@ -259,7 +271,12 @@ async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<
 }
 
 async function dryRun(args: ReleaseArgs, ports: ReleasePorts, environment: CliEnvironment): Promise<ExitCodeValue> {
-  const [timings, listed, current] = await Promise.all([ports.pool.timings(), ports.pool.listTargets(), ports.guard.launchVersion()]);
+  const [timings, listed, current, replacement] = await Promise.all([
+    ports.pool.timings(),
+    ports.pool.listTargets(),
+    ports.guard.launchVersion(),
+    ports.guard instanceof AutoScalingInstanceGuard ? ports.guard.replacement() : undefined,
+  ]);
   const versions = await Promise.all(listed.map((target) => ports.installer.installedVersion(target.id).catch(() => undefined)));
   const toRelease = listed.filter((_, index) => versions[index] !== args.version);
   const rules = resolveCapacity(listed.length, args.maxUnavailable, args.minHealthy);
@@ -274,7 +291,7 @@ async function dryRun(args: ReleaseArgs, ports: ReleasePorts, environment: CliEn
     minHealthy: rules.minHealthy,
     waves: budget.waves,
     budget: { drainMs: timings.drainMs, installMs: args.installEstimateMs, healthyMs: timings.healthyMs, bakeMs: args.bakeMs, perTargetMs: budget.perTargetMs, totalMs: budget.totalMs },
-    warnings: budget.warnings,
+    warnings: [...budget.warnings, ...(replacement ? [`a release now would be refused: ${replacement.activity}`] : [])],
   };
   if (args.json) {
     environment.stdout(JSON.stringify(plan));
@@ -288,7 +305,7 @@ async function dryRun(args: ReleaseArgs, ports: ReleasePorts, environment: CliEn
     `Budget: ${budget.waves} × (drain ${formatDuration(timings.drainMs)} + install ${formatDuration(args.installEstimateMs)} + healthy ${formatDuration(timings.healthyMs)}`
       + `${args.bakeMs ? ` + bake ${formatDuration(args.bakeMs)}` : ''}) = ${formatDuration(budget.totalMs)}`,
   );
-  for (const warning of budget.warnings) stdout(`warning: ${warning}`);
+  for (const warning of plan.warnings) stdout(`warning: ${warning}`);
   return ExitCode.success;
 }
 

@@ -1,6 +1,7 @@
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AutoScalingInstanceGuard } from '../../../../lib/runtime/release/aws/auto-scaling-instance-guard.ts';
+import { FleetReplacementCheck, FleetReplacingError } from '../../../../lib/runtime/release/aws/fleet-replacement-check.ts';
 import { BadInputError } from '../../../../lib/runtime/release/errors.ts';
 import { type AwsSimulation, createAwsSimulation } from '../../../helpers/aws-simulation/create-aws-simulation.ts';
 
@@ -209,5 +210,32 @@ describe('AutoScalingInstanceGuard', () => {
     await expect(sim.run(guard('/sluice/dve/current-version').launchVersion())).rejects.toThrow(
       new BadInputError('parameter /sluice/dve/current-version not found; check the stack output CurrentVersionParameterName and the AWS region'),
     );
+  });
+
+  it('refuses to hold the group while a deploy rolls its instances, suspending nothing, and holds it once the deploy is done', async () => {
+    sim = createAwsSimulation();
+    const checked = new AutoScalingInstanceGuard({
+      autoScaling: sim.clients.autoScaling,
+      ssm: sim.clients.ssm,
+      autoScalingGroupName: sim.names.autoScalingGroupName,
+      currentVersionParameterName: sim.names.currentVersionParameterName,
+      clock: sim.clock,
+      replacementCheck: new FleetReplacementCheck({
+        cloudFormation: sim.clients.cloudFormation,
+        autoScaling: sim.clients.autoScaling,
+        stackName: sim.names.stackName,
+        autoScalingGroupName: sim.names.autoScalingGroupName,
+        clock: sim.clock,
+      }),
+    });
+    sim.faults.deployStack({ groupAfterMs: 600_000 });
+    // The deploy has not reached the group yet: nothing is suspended, and a release must still not take it.
+    await expect(sim.run(checked.hold())).rejects.toThrow(FleetReplacingError);
+    expect(sim.state.calls.filter((call) => call.operation === 'SuspendProcesses')).toEqual([]);
+    expect(sim.state.suspendedProcesses()).toEqual([]);
+
+    while (sim.state.stackStatus() !== 'UPDATE_COMPLETE') await wait(60_000);
+    await sim.run(checked.hold());
+    expect(sim.state.suspendedProcesses()).toEqual([...PROMISED].sort());
   });
 });

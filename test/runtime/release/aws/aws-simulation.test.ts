@@ -155,6 +155,38 @@ describe('AWS simulation', () => {
     expect(sim.invariants.violations).toEqual([]);
   });
 
+  it.each([[2, 'launches the replacement first'], [3, 'terminates first']])('rolls a deploy\'s launch template change over %i instances one at a time, never below the minimum of 2: it %s', async (instances) => {
+    sim = createAwsSimulation({ instances, autoScaling: { minSize: 2 } });
+    sim.invariants.add('at least 2 healthy targets', healthyTargetsAtLeast(2));
+    sim.invariants.add('at most 1 target out of service', targetsOutOfServiceAtMost(1));
+    const before = Object.keys(sim.state.versions());
+    sim.faults.deployStack();
+    expect(sim.state.stackStatus()).toBe('UPDATE_IN_PROGRESS');
+    await sim.run(sim.clock.sleep(30_000 + 1_000));
+    // CloudFormation's SuspendProcesses for the update.
+    expect(sim.state.suspendedProcesses()).toEqual(['AZRebalance', 'AlarmNotification', 'HealthCheck', 'InstanceRefresh', 'ReplaceUnhealthy', 'ScheduledActions']);
+    await sim.run(sim.clock.sleep(3_600_000));
+    expect(sim.state.stackStatus()).toBe('UPDATE_COMPLETE');
+    const after = Object.keys(sim.state.versions());
+    expect(after).toHaveLength(instances);
+    expect(after.filter((id) => before.includes(id))).toEqual([]);
+    expect(Object.values(sim.state.versions())).toEqual(Array(instances).fill('1.0.0'));
+    expect(sim.state.desiredCapacity()).toBe(instances);
+    expect(sim.state.suspendedProcesses()).toEqual([]);
+    expect(sim.invariants.violations).toEqual([]);
+  });
+
+  it('ends a deploy\'s rolling update by resuming its processes, also those a release had suspended', async () => {
+    sim = createAwsSimulation();
+    const held = ['ReplaceUnhealthy', 'AZRebalance', 'HealthCheck', 'AlarmNotification', 'ScheduledActions'];
+    await sim.clients.autoScaling.send(new SuspendProcessesCommand({ AutoScalingGroupName: sim.names.autoScalingGroupName, ScalingProcesses: held }));
+    sim.faults.deployStack();
+    await sim.run(sim.clock.sleep(3_600_000));
+    expect(sim.state.stackStatus()).toBe('UPDATE_COMPLETE');
+    // Nothing tells the release that its hold is gone: hence it refuses to start during a deploy.
+    expect(sim.state.suspendedProcesses()).toEqual([]);
+  });
+
   it('is deterministic for a seed', () => {
     sim = createAwsSimulation({ seed: 42 });
     const first = sim.state.registeredTargets();

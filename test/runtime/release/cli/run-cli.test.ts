@@ -281,7 +281,9 @@ describe('sluice release', () => {
         '--release-gate-alarm', names.releaseGateAlarmName]);
       expect(withFlags.exitCode).toBe(0);
       expect(Object.values(sim.state.versions())).toEqual(['2.0.0', '2.0.0', '2.0.0']);
-      expect(sim.state.calls.filter((call) => call.operation === 'DescribeStacks')).toHaveLength(1);
+      // The outputs come from the flags; the release still asks twice (before the lock, before holding
+      // the group) whether a deploy is running, and a stack that does not exist runs none.
+      expect(sim.state.calls.filter((call) => call.operation === 'DescribeStacks').map((call) => call.error)).toEqual(['ValidationError', 'ValidationError', 'ValidationError']);
     });
 
     it('a stack deployed before an output existed names the output and its flag; the flag then works', async () => {
@@ -359,6 +361,91 @@ describe('sluice release', () => {
       expect(run.stdout.at(-1)).toBe('2.0.0 superseded by 3.0.0; nothing was changed');
       expect(changes(sim)).toEqual([]);
       expect(Object.values(sim.state.versions())).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+    });
+  });
+
+  describe('while the group is replacing instances: exit 1 and nothing touched', () => {
+    it('refuses during a deploy\'s rolling update, naming it and what to wait for; once the deploy is done, the release goes ahead', async () => {
+      const { sim, stage, store, cli } = await deployedStage({ instances: 3 });
+      sim.faults.deployStack();
+      // The rolling update is under way: one old instance is out, its replacement is booting.
+      await sim.run(sim.clock.sleep(60_000));
+      expect(sim.state.suspendedProcesses()).toContain('HealthCheck');
+
+      const run = await cli(['release', '2.0.0']);
+
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toEqual([
+        `sluice: nothing was changed: a release cannot start now: stack sluice-${stage} is UPDATE_IN_PROGRESS: a deploy is running, and its rolling update replaces the instances of ${sim.names.autoScalingGroupName}. `
+          + `Wait for the deploy to finish (aws cloudformation describe-stacks --stack-name sluice-${stage} --query 'Stacks[0].StackStatus'), then rerun sluice release`,
+      ]);
+      expect(changes(sim)).toEqual([]);
+      expect(sim.state.launchVersion()).toBe('1.0.0');
+      // Not even the release table: no lock taken, no release recorded.
+      expect(await store.readLock()).toBeUndefined();
+      expect(await store.listHistory(10)).toEqual([]);
+
+      while (sim.state.stackStatus() !== 'UPDATE_COMPLETE') await sim.run(sim.clock.sleep(30_000));
+      // The deploy resumed what it suspended, on its own.
+      expect(sim.state.suspendedProcesses()).toEqual([]);
+      const after = await cli(['release', '2.0.0']);
+      expect(after.exitCode).toBe(0);
+      expect(Object.values(sim.state.versions())).toEqual(['2.0.0', '2.0.0', '2.0.0']);
+      expect(sim.state.suspendedProcesses()).toEqual([]);
+    });
+
+    it('refuses during a rollback of a failed deploy, too', async () => {
+      const { sim, cli } = await deployedStage();
+      sim.faults.setStackStatus('UPDATE_ROLLBACK_IN_PROGRESS');
+      const run = await cli(['release', '2.0.0']);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr[0]).toContain('is UPDATE_ROLLBACK_IN_PROGRESS: a deploy is running');
+      expect(changes(sim)).toEqual([]);
+    });
+
+    it('refuses during an instance refresh, naming it; once it succeeded, the release goes ahead', async () => {
+      const { sim, cli } = await deployedStage();
+      sim.faults.startInstanceRefresh();
+      await sim.run(sim.clock.sleep(30_000));
+
+      const run = await cli(['release', '2.0.0', '--json']);
+
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toEqual([expect.stringMatching(new RegExp(
+        `^sluice: nothing was changed: a release cannot start now: instance refresh [0-9a-f-]{36} of ${sim.names.autoScalingGroupName} is InProgress, \\d+% done\\. Wait for it to finish `,
+      ))]);
+      expect(JSON.parse(run.stdout.at(-1) ?? '{}')).toMatchObject({ event: 'result', outcome: 'not-started', exitCode: 1 });
+      expect(changes(sim)).toEqual([]);
+
+      await sim.run(sim.clock.sleep(1_800_000));
+      expect((await cli(['release', '2.0.0'])).exitCode).toBe(0);
+      expect(Object.values(sim.state.versions())).toEqual(['2.0.0', '2.0.0', '2.0.0']);
+    });
+
+    it('refuses when a deploy starts while the release waits for the lock, before suspending anything', async () => {
+      const { sim, store, cli } = await deployedStage();
+      const startedAt = sim.clock.now();
+      const other = await store.tryAcquireLock(holder('1.5.0', startedAt - 60_000), 3_600_000, startedAt);
+      sim.clock.at(startedAt + 20_000, () => sim.faults.deployStack());
+      sim.clock.at(startedAt + 25_000, () => void sim.clock.io(async () => {
+        if (other.acquired) await store.releaseLock(other.lock);
+      }));
+
+      const run = await cli(['release', '2.0.0']);
+
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr.join('\n')).toMatch(/failed before changing any target: a release cannot start now: stack \S+ is UPDATE_IN_PROGRESS/);
+      expect(changes(sim)).toEqual([]);
+      expect(Object.values(sim.state.versions())).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+    });
+
+    it('says in a dry run that a release now would be refused', async () => {
+      const { sim, cli } = await deployedStage();
+      sim.faults.deployStack();
+      const run = await cli(['release', '2.0.0', '--dry-run']);
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout.at(-1)).toMatch(/^warning: a release now would be refused: stack \S+ is UPDATE_IN_PROGRESS: a deploy is running/);
+      expect(changes(sim)).toEqual([]);
     });
   });
 
