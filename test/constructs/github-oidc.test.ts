@@ -133,6 +133,7 @@ describe('GithubOidc', () => {
         Effect: 'Allow',
         Action: [
           'autoscaling:DescribeAutoScalingInstances',
+          'autoscaling:DescribeInstanceRefreshes',
           'elasticloadbalancing:DescribeTargetGroupAttributes',
           'elasticloadbalancing:DescribeTargetGroups',
           'elasticloadbalancing:DescribeTargetHealth',

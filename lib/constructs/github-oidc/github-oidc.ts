@@ -156,8 +156,8 @@ export class GithubOidc extends Construct {
    *   404, not a 403) and PutObject (the upload) on the artifact buckets' `releases/`;
    * - ELBv2 DescribeTargetHealth, DescribeTargetGroups, DescribeTargetGroupAttributes, and
    *   RegisterTargets, DeregisterTargets on target groups tagged with a stage;
-   * - Auto Scaling DescribeAutoScalingInstances, and SuspendProcesses, ResumeProcesses on groups
-   *   tagged with a stage;
+   * - Auto Scaling DescribeAutoScalingInstances, DescribeInstanceRefreshes (a release refuses during
+   *   a refresh), and SuspendProcesses, ResumeProcesses on groups tagged with a stage;
    * - SSM SendCommand of `AWS-RunShellScript` to instances tagged with a stage, GetCommandInvocation,
    *   CancelCommand, and GetParameter, PutParameter on `/sluice/<stage>/current-version`;
    * - CloudWatch DescribeAlarms (the release gate and any `--alarm`);
@@ -169,6 +169,7 @@ export class GithubOidc extends Construct {
       sid: 'CallsWithoutResourceLevelPermissions',
       actions: [
         'autoscaling:DescribeAutoScalingInstances',
+        'autoscaling:DescribeInstanceRefreshes',
         'elasticloadbalancing:DescribeTargetGroupAttributes',
         'elasticloadbalancing:DescribeTargetGroups',
         'elasticloadbalancing:DescribeTargetHealth',
@@ -179,7 +180,7 @@ export class GithubOidc extends Construct {
     }));
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ELBv2 DescribeTargetHealth/DescribeTargetGroups/DescribeTargetGroupAttributes, Auto Scaling DescribeAutoScalingInstances and SSM GetCommandInvocation/CancelCommand have no resource types in the Service Authorization Reference, so IAM accepts only "*" for them; they read state or cancel a command, and change no resource.',
+      reason: 'ELBv2 DescribeTargetHealth/DescribeTargetGroups/DescribeTargetGroupAttributes, Auto Scaling DescribeAutoScalingInstances/DescribeInstanceRefreshes and SSM GetCommandInvocation/CancelCommand have no resource types in the Service Authorization Reference, so IAM accepts only "*" for them; they read state or cancel a command, and change no resource.',
     });
 
     // CloudFormation generates the target group's and the group's names (a target group's is cut to
