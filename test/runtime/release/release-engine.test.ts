@@ -244,6 +244,48 @@ describe('ReleaseEngine', () => {
     expect(h.sim.state.suspendedProcesses()).toEqual([]);
   });
 
+  it('a rerun after a kill that rolls back goes back to the version the fleet ran before the killed release, launch version included', async () => {
+    const h = await stage({ instances: 3 });
+    const ids = Object.keys(h.sim.state.versions());
+    // The killed release points new instances at 2.0.0 before it moves any target, then dies at its first step.
+    const killSwitch = new KillSwitch();
+    const doomed = h.engine({ version: '2.0.0', lockTtlMs: 30_000 }, killSwitch);
+    const died = new Promise<void>((resolve) => doomed.on('step', () => {
+      killSwitch.kill();
+      resolve();
+    }));
+    void doomed.run();
+    await h.sim.run(died);
+    expect(h.sim.state.launchVersion()).toBe('2.0.0');
+
+    // The rerun fails on its second target and rolls back.
+    h.sim.faults.failInstall(ids[1], '2.0.0', { exitCode: 4 });
+    const rerun = await h.sim.run(h.engine({ version: '2.0.0', lockTtlMs: 30_000 }).run());
+    expect(rerun.outcome).toBe('rolled-back');
+    expect(rerun.previousVersion).toBe('1.0.0');
+    expect(h.versions()).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+    // Instances the group launches from now on must not come up on the version that was rolled back.
+    expect(h.sim.state.launchVersion()).toBe('1.0.0');
+    expect(h.sim.state.registeredTargets()).toHaveLength(3);
+  });
+
+  it('a killed release that never got the fleet to its version: new instances launch the previous version again, even when the rerun cannot start', async () => {
+    const h = await stage({ instances: 3 });
+    const killSwitch = new KillSwitch();
+    const doomed = h.engine({ version: '2.0.0', lockTtlMs: 30_000 }, killSwitch);
+    const died = new Promise<void>((resolve) => doomed.on('step', () => {
+      killSwitch.kill();
+      resolve();
+    }));
+    void doomed.run();
+    await h.sim.run(died);
+    // Every one of the 3 targets must stay healthy: the rerun repairs, then refuses to take any out.
+    const rerun = h.engine({ version: '2.0.0', lockTtlMs: 30_000, minHealthy: 3 });
+    await expect(h.sim.run(rerun.run())).rejects.toBeInstanceOf(CapacityError);
+    expect(h.versions()).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+    expect(h.sim.state.launchVersion()).toBe('1.0.0');
+  });
+
   it('stops on request: the target in flight goes back on its previous version, finished ones stay', async () => {
     const h = await stage({ instances: 4 });
     h.guardCapacity(4, 1);
