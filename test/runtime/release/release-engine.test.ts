@@ -60,6 +60,14 @@ async function releaseKilledAtFirstStep(h: ReleaseHarness): Promise<void> {
   await h.sim.run(died);
 }
 
+/** Rolled back to `version`: reported, on every one of the 3 instances, and for the ones the group launches from now on. */
+function expectRolledBackTo(h: ReleaseHarness, result: ReleaseResult, version: string): void {
+  expect(result.outcome).toBe('rolled-back');
+  expect(result.previousVersion).toBe(version);
+  expect(h.versions()).toEqual([version, version, version]);
+  expect(h.sim.state.launchVersion()).toBe(version);
+}
+
 describe('ReleaseEngine', () => {
   it('moves every target to the new version, one at a time, never below the minimum', async () => {
     const h = await stage({ instances: 4, targetGroup: { deregistrationDelaySeconds: 10 } });
@@ -265,11 +273,7 @@ describe('ReleaseEngine', () => {
     // The rerun fails on its second target and rolls back.
     h.sim.faults.failInstall(ids[1], '2.0.0', { exitCode: 4 });
     const rerun = await h.sim.run(h.engine({ version: '2.0.0', lockTtlMs: 30_000 }).run());
-    expect(rerun.outcome).toBe('rolled-back');
-    expect(rerun.previousVersion).toBe('1.0.0');
-    expect(h.versions()).toEqual(['1.0.0', '1.0.0', '1.0.0']);
-    // Instances the group launches from now on must not come up on the version that was rolled back.
-    expect(h.sim.state.launchVersion()).toBe('1.0.0');
+    expectRolledBackTo(h, rerun, '1.0.0');
     expect(h.sim.state.registeredTargets()).toHaveLength(3);
   });
 
@@ -302,10 +306,7 @@ describe('ReleaseEngine', () => {
 
     h.sim.faults.failInstall(ids[1], '3.0.0', { exitCode: 4 });
     const rerun = await h.sim.run(h.engine({ version: '3.0.0', lockTtlMs: 30_000 }).run());
-    expect(rerun.outcome).toBe('rolled-back');
-    expect(rerun.previousVersion).toBe('2.0.0');
-    expect(h.versions()).toEqual(['2.0.0', '2.0.0', '2.0.0']);
-    expect(h.sim.state.launchVersion()).toBe('2.0.0');
+    expectRolledBackTo(h, rerun, '2.0.0');
   });
 
   it('stops on request: the target in flight goes back on its previous version, finished ones stay', async () => {
