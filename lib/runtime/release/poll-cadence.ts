@@ -30,6 +30,12 @@ export interface PollUntilOptions<T> {
   readonly done: (value: T) => boolean;
   /** The error to throw when the deadline passes, given the last value read. */
   readonly onDeadline: (last: T) => Error;
+  /**
+   * Read errors that are a poll without news (the read gave up retrying a throttled call): the wait
+   * goes on to its deadline, as the SDK's own waiters do, and the error is thrown only past it.
+   * @default - none: every read error ends the wait
+   */
+  readonly retryable?: (error: unknown) => boolean;
 }
 
 /** Reads on the cadence until `done`, or throws `onDeadline(last)` once the deadline has passed. */
@@ -38,7 +44,14 @@ export async function pollUntil<T>(options: PollUntilOptions<T>): Promise<void> 
   const deadline = clock.now() + options.deadlineMs;
   const cadence = new PollCadence(clock, options.intervalMs);
   for (;;) {
-    const value = await options.read(signal);
+    let value: T;
+    try {
+      value = await options.read(signal);
+    } catch (error) {
+      if (!options.retryable?.(error) || deadline - clock.now() <= 0) throw error;
+      await cadence.wait(deadline, signal);
+      continue;
+    }
     if (options.done(value)) return;
     if (deadline - clock.now() <= 0) throw options.onDeadline(value);
     // The last read lands on the deadline itself, so a target that makes it just in time counts.

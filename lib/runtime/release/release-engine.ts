@@ -102,10 +102,28 @@ class TargetGoneError extends ReleaseError {
   }
 }
 
+/**
+ * A killed release sets the launch version to its own before it moves a target. Unless it got every
+ * target there, that version was never released: the fleet's previous version is the one the killed
+ * release came from. A target whose version could not be read is not known to be there.
+ */
+function versionBeforeInterruption(
+  launchVersion: string,
+  interrupted: ReleaseRecord | undefined,
+  versions: ReadonlyMap<string, string | undefined>,
+): string | undefined {
+  if (!interrupted || launchVersion !== interrupted.version || interrupted.previousVersion === 'none') return undefined;
+  const everyTargetThere = [...versions.values()].every((installed) => installed === interrupted.version);
+  return everyTargetThere ? undefined : interrupted.previousVersion;
+}
+
 const stepsInOrder: readonly TargetStep[] = ['preflight', 'deregistering', 'draining', 'installing', 'verifying', 'registering', 'waiting-healthy', 'baking', 'done'];
 
 /** Who runs what before anything changes: the fleet, each target's version, and the targets to move. */
 interface ReleasePlan {
+  /** The version new instances launch with, as this run found it. */
+  readonly launchVersion: string;
+  /** The version the fleet ran before: what a rollback goes back to, new instances included. */
   readonly previousVersion: string;
   readonly listed: readonly TargetStatus[];
   readonly versions: ReadonlyMap<string, string | undefined>;
@@ -204,8 +222,8 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       onError: (error) => this.emit('warning', { message: `lock heartbeat failed, retrying: ${String(error)}` }),
     });
     try {
-      await this.repairInterruptedRelease();
-      const result = await this.release(startedAt, requestedAt);
+      const interrupted = await this.repairInterruptedRelease();
+      const result = await this.release(startedAt, requestedAt, interrupted);
       this.emit('finished', result);
       return result;
     } finally {
@@ -215,9 +233,10 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
   }
 
   /** Plan, check there is capacity to start, move every target, and roll back what moved if any move failed. */
-  private async release(startedAt: number, requestedAt: number): Promise<ReleaseResult> {
+  private async release(startedAt: number, requestedAt: number, interrupted: ReleaseRecord | undefined): Promise<ReleaseResult> {
     const { guard, store, version } = this.props;
-    const plan = await this.plan();
+    const plan = await this.plan(interrupted);
+    if (plan.launchVersion !== plan.previousVersion) await guard.setLaunchVersion(plan.previousVersion, this.controller.signal);
     const record: ReleaseRecord = { releaseId: this.releaseId, version, previousVersion: plan.previousVersion, holder: this.props.holder, requestedAt, startedAt, targets: plan.listed.length };
     const skipped = plan.listed.filter((target) => !plan.toRelease.includes(target.id)).map((target) => skippedReport(target.id, version));
     if (plan.toRelease.length === 0) {
@@ -240,13 +259,14 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
   }
 
   /** Reads the fleet and each target's version, and decides the order targets go in. */
-  private async plan(): Promise<ReleasePlan> {
+  private async plan(interrupted: ReleaseRecord | undefined): Promise<ReleasePlan> {
     const { pool, installer, guard, version } = this.props;
     const signal = this.controller.signal;
-    const previousVersion = (await guard.launchVersion(signal)) ?? 'none';
+    const launchVersion = (await guard.launchVersion(signal)) ?? 'none';
     const listed = await pool.listTargets(signal);
     for (const target of listed) this.fleet.add(target.id);
     const versions = new Map(await Promise.all(listed.map(async (target) => [target.id, await installer.installedVersion(target.id, signal).catch(() => undefined)] as const)));
+    const previousVersion = versionBeforeInterruption(launchVersion, interrupted, versions) ?? launchVersion;
     const rules = this.capacityRules(listed.length);
     // Targets already out of service go first: moving them costs no capacity.
     const toRelease = listed
@@ -260,7 +280,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       toRelease,
       rules,
     });
-    return { previousVersion, listed, versions, rules, toRelease };
+    return { launchVersion, previousVersion, listed, versions, rules, toRelease };
   }
 
   /** Fails before changing anything when the only targets to move are healthy and none may leave. */
@@ -557,12 +577,13 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
   /**
    * A previous run was killed with targets out of service or half-installed: put each back on the
    * version it was going to (or, failing that, the one it came from), registered and healthy,
-   * before this release starts.
+   * before this release starts. Returns the interrupted release: its previous version may still be
+   * the fleet's (see versionBeforeInterruption).
    */
-  private async repairInterruptedRelease(): Promise<void> {
+  private async repairInterruptedRelease(): Promise<ReleaseRecord | undefined> {
     const { store, guard, installer, pool } = this.props;
     const journal = await store.readJournal();
-    if (!journal) return;
+    if (!journal) return undefined;
     const unfinished = journal.targets.filter((target) => target.step !== 'done');
     this.emit('warning', { message: `release ${journal.release.version} (${journal.release.releaseId}) was interrupted; repairing ${unfinished.length} target(s)` });
     const signal = this.controller.signal;
@@ -602,6 +623,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       const [first] = failures;
       throw new ReleaseError(`could not repair what an interrupted release left: ${first.message}; fix target ${first.targetId} by hand, then rerun`, first.reasonCode);
     }
+    return journal.release;
   }
 
   // --- results ---------------------------------------------------------------------------------

@@ -48,6 +48,26 @@ async function releaseHarmfulVersion(instances: number, props: { readonly bakeMs
   return { h, result };
 }
 
+/** A release of 2.0.0 that points new instances at it before it moves a target, then dies at its first step. */
+async function releaseKilledAtFirstStep(h: ReleaseHarness): Promise<void> {
+  const killSwitch = new KillSwitch();
+  const doomed = h.engine({ version: '2.0.0', lockTtlMs: 30_000 }, killSwitch);
+  const died = new Promise<void>((resolve) => doomed.on('step', () => {
+    killSwitch.kill();
+    resolve();
+  }));
+  void doomed.run();
+  await h.sim.run(died);
+}
+
+/** Rolled back to `version`: reported, on every one of the 3 instances, and for the ones the group launches from now on. */
+function expectRolledBackTo(h: ReleaseHarness, result: ReleaseResult, version: string): void {
+  expect(result.outcome).toBe('rolled-back');
+  expect(result.previousVersion).toBe(version);
+  expect(h.versions()).toEqual([version, version, version]);
+  expect(h.sim.state.launchVersion()).toBe(version);
+}
+
 describe('ReleaseEngine', () => {
   it('moves every target to the new version, one at a time, never below the minimum', async () => {
     const h = await stage({ instances: 4, targetGroup: { deregistrationDelaySeconds: 10 } });
@@ -242,6 +262,51 @@ describe('ReleaseEngine', () => {
     expect(h.versions()).toEqual(['2.0.0', '2.0.0', '2.0.0']);
     expect(h.sim.state.registeredTargets()).toHaveLength(3);
     expect(h.sim.state.suspendedProcesses()).toEqual([]);
+  });
+
+  it('a rerun after a kill that rolls back goes back to the version the fleet ran before the killed release, launch version included', async () => {
+    const h = await stage({ instances: 3 });
+    const ids = Object.keys(h.sim.state.versions());
+    await releaseKilledAtFirstStep(h);
+    expect(h.sim.state.launchVersion()).toBe('2.0.0');
+
+    // The rerun fails on its second target and rolls back.
+    h.sim.faults.failInstall(ids[1], '2.0.0', { exitCode: 4 });
+    const rerun = await h.sim.run(h.engine({ version: '2.0.0', lockTtlMs: 30_000 }).run());
+    expectRolledBackTo(h, rerun, '1.0.0');
+    expect(h.sim.state.registeredTargets()).toHaveLength(3);
+  });
+
+  it('a killed release that never got the fleet to its version: new instances launch the previous version again, even when the rerun cannot start', async () => {
+    const h = await stage({ instances: 3 });
+    await releaseKilledAtFirstStep(h);
+    // Every one of the 3 targets must stay healthy: the rerun repairs, then refuses to take any out.
+    const rerun = h.engine({ version: '2.0.0', lockTtlMs: 30_000, minHealthy: 3 });
+    await expect(h.sim.run(rerun.run())).rejects.toBeInstanceOf(CapacityError);
+    expect(h.versions()).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+    expect(h.sim.state.launchVersion()).toBe('1.0.0');
+  });
+
+  it('a killed release that got every target to its version before it died counts as released: a failed rerun goes back to it', async () => {
+    const h = await stage({ instances: 3 });
+    const ids = Object.keys(h.sim.state.versions());
+    const killSwitch = new KillSwitch();
+    const doomed = h.engine({ version: '2.0.0', lockTtlMs: 30_000 }, killSwitch);
+    let done = 0;
+    const died = new Promise<void>((resolve) => doomed.on('target-done', () => {
+      done += 1;
+      if (done < 3) return;
+      // Dies before it records the release as finished.
+      killSwitch.kill();
+      resolve();
+    }));
+    void doomed.run();
+    await h.sim.run(died);
+    expect(h.versions()).toEqual(['2.0.0', '2.0.0', '2.0.0']);
+
+    h.sim.faults.failInstall(ids[1], '3.0.0', { exitCode: 4 });
+    const rerun = await h.sim.run(h.engine({ version: '3.0.0', lockTtlMs: 30_000 }).run());
+    expectRolledBackTo(h, rerun, '2.0.0');
   });
 
   it('stops on request: the target in flight goes back on its previous version, finished ones stay', async () => {

@@ -8,10 +8,11 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Clock } from '../../clock.ts';
+import { isTransientAwsError } from '../../transient-aws-error.ts';
 import { pollUntil } from '../poll-cadence.ts';
 import { DeadlineExceededError, TargetUnhealthyError } from '../errors.ts';
 import type { PoolTimings, TargetHealthState, TargetPool, TargetStatus } from '../ports.ts';
-import { type AwsCall, callAws, type RetryPolicy } from './aws-call.ts';
+import { type AwsCall, AwsCallError, callAws, type RetryPolicy } from './aws-call.ts';
 
 export interface Elbv2TargetPoolProps {
   readonly client: ElasticLoadBalancingV2Client;
@@ -153,6 +154,8 @@ export class Elbv2TargetPool implements TargetPool {
       read: (abortSignal) => this.targetHealth(targetId, abortSignal),
       done,
       onDeadline: (status) => new DeadlineExceededError(targetId, step, deadlineMs, describeState(status)),
+      // Throttled through every retry: the target's state is unknown, not bad; the deadline decides.
+      retryable: (error) => error instanceof AwsCallError && isTransientAwsError(error.cause),
     });
   }
 

@@ -124,6 +124,26 @@ describe('Elbv2TargetPool', () => {
     expect((error as Error).message).toMatch(/^DescribeTargetHealth for every target in arn:.* failed: Throttling: Rate exceeded; still failing after 8 attempts/);
   });
 
+  it('a health read throttled through all its retries does not end the wait: the deadline does', async () => {
+    const { pool, targetId } = setUp();
+    await drain(pool, targetId);
+    await sim.run(pool.register(targetId));
+    // 8 attempts of one read (about 23 s of back-off), then one more: well within the 40 s the wait allows.
+    sim.faults.failNextCalls(9, { operations: ['DescribeTargetHealth'] });
+    await sim.run(pool.waitHealthy(targetId));
+    expect(sim.state.targets().find((target) => target.id === targetId)?.state).toBe('healthy');
+  });
+
+  it('a health wait still throttled at its deadline fails with the throttling error', async () => {
+    const { pool, targetId } = setUp();
+    await drain(pool, targetId);
+    await sim.run(pool.register(targetId));
+    sim.faults.failNextCalls(1_000, { operations: ['DescribeTargetHealth'] });
+    const error = await sim.run(pool.waitHealthy(targetId)).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AwsCallError);
+    expect((error as Error).message).toMatch(/still failing after 8 attempts/);
+  });
+
   it('retries server errors too', async () => {
     const { pool, targetId } = setUp();
     sim.faults.failNextCalls(3, { operations: ['DeregisterTargets'] }, 'server-error');
