@@ -182,8 +182,8 @@ describe('pull-request.yml', () => {
     expect(aws.with).toEqual({ 'role-to-assume': '${{ vars.AWS_PR_ROLE_ARN }}', 'aws-region': '${{ vars.AWS_REGION }}' });
     const diff = step(check, 'diff');
     expect(diff.if).toBe("steps.aws.outcome == 'success'");
-    expect(diff.run).toContain('npx cdk diff sluice-dev -c stage=dev --no-color > pr-report/diff-dev.txt');
-    expect(diff.run).toContain('npx cdk diff sluice-prod -c stage=prod --no-color > pr-report/diff-prod.txt');
+    expect(diff.run).toContain('npx cdk diff sluice-dev -c stage=dev --method template --no-color > pr-report/diff-dev.txt');
+    expect(diff.run).toContain('npx cdk diff sluice-prod -c stage=prod --method template --no-color > pr-report/diff-prod.txt');
   });
 
   it('the report, the comment and the verdict run even after a failed step', () => {
@@ -343,7 +343,7 @@ describe('main.yml', () => {
     it('deploys, uploads the artifact and its checksum, and releases this commit, in that order', () => {
       expect(stepIds(job)).toEqual(['actions/checkout', 'actions/setup-node', 'install', 'fetch', 'aws', 'deploy', 'upload', 'release']);
       expect(step(job, 'fetch').with).toEqual({ name: 'release', path: 'dist/releases' });
-      expect(step(job, 'deploy').run).toBe(`npx cdk deploy sluice-${stage} -c stage=${stage} --require-approval never`);
+      expect(step(job, 'deploy').run).toBe(`npx cdk deploy sluice-${stage} -c stage=${stage} --no-lookups --require-approval never`);
       const upload = step(job, 'upload').run!;
       expect(upload).toContain(`--stack-name sluice-${stage} --query "Stacks[0].Outputs[?OutputKey=='ArtifactBucketName'].OutputValue"`);
       expect(upload).toContain('aws s3 cp "dist/releases/$GITHUB_SHA.tgz" "s3://$bucket/releases/$GITHUB_SHA.tgz"');
