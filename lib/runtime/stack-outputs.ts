@@ -3,6 +3,7 @@
 // flag gives them. Throttling and server errors are retried with capped exponential back-off on the
 // injected clock; anything else says which call failed and what to check.
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { exponentialBackoff } from './backoff.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { isTransientAwsError } from './transient-aws-error.ts';
 
@@ -48,7 +49,7 @@ export async function readStackOutputs(client: CloudFormationClient, stackName: 
       if (error instanceof Error && isMissingStack(error)) throw new StackNotFoundError(stackName, await regionOf(client));
       if (!isTransientAwsError(error) || attempt >= maxAttempts) throw explain(stackName, error, attempt);
       // No jitter: one person or CI job reads a stage's outputs at a time, there is no herd to spread out.
-      await clock.sleep(Math.min(10_000, 200 * 2 ** (attempt - 1)), signal);
+      await clock.sleep(exponentialBackoff(attempt, { initial: 200, max: 10_000 }), signal);
     }
   }
 }

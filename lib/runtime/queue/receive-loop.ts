@@ -8,7 +8,7 @@
 // the loop.
 import { type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Clock } from '../clock.ts';
-import { type BackoffPolicy, exponentialBackoff, withJitter } from './backoff.ts';
+import { type BackoffPolicy, exponentialBackoff, withJitter } from '../backoff.ts';
 import { startTimer } from './clock-timer.ts';
 import { asError, SqsAccessError, SqsCallError } from './errors.ts';
 import { awsCodeOf, classifySqsError, type SqsErrorKind } from './sqs-error-kind.ts';

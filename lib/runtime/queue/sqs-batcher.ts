@@ -3,7 +3,7 @@
 // on the server's side, and whole calls that fail for a transient reason, are retried with back-off;
 // entries SQS refuses (SenderFault, e.g. an expired receipt handle) are reported to their caller.
 import type { Clock } from '../clock.ts';
-import { type BackoffPolicy, exponentialBackoff, withJitter } from './backoff.ts';
+import { type BackoffPolicy, exponentialBackoff, withJitter } from '../backoff.ts';
 import { startTimer } from './clock-timer.ts';
 import { asError, BatchEntryRejectedError, SqsCallError } from './errors.ts';
 import { awsCodeOf, classifySqsError } from './sqs-error-kind.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exponentialBackoff, failureVisibilitySeconds, withJitter } from '../../../lib/runtime/queue/backoff.ts';
+import { exponentialBackoff, withJitter } from '../../../lib/runtime/backoff.ts';
+import { failureVisibilitySeconds } from '../../../lib/runtime/queue/backoff.ts';
 
 describe('backoff', () => {
   it('doubles per attempt from the initial delay up to the cap', () => {

@@ -1,6 +1,7 @@
 // One AWS API call as the release adapters make it: throttling and server errors are retried with
 // capped exponential back-off on the injected clock (so tests run it in virtual time); any other
 // failure surfaces as an AwsCallError that says which call failed, on what, and what to do.
+import { exponentialBackoff } from '../../backoff.ts';
 import { isTransientAwsError } from '../../transient-aws-error.ts';
 import type { Clock } from '../../clock.ts';
 import { isAbort, ReleaseError } from '../errors.ts';
@@ -56,7 +57,7 @@ export async function callAws<T>(call: AwsCall, send: (signal?: AbortSignal) => 
       call.signal?.throwIfAborted();
       if (!isTransientAwsError(error) || attempt >= maxAttempts) throw explain(call, error, attempt);
       // No jitter: the release lock allows one release per stage, so there is no herd of clients to spread out.
-      await call.clock.sleep(Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)), call.signal);
+      await call.clock.sleep(exponentialBackoff(attempt, { initial: baseDelayMs, max: maxDelayMs }), call.signal);
     }
   }
 }
