@@ -18,6 +18,16 @@ export function currentVersionParameterName(stage: string): string {
   return `/sluice/${stage}/current-version`;
 }
 
+/**
+ * The SSM parameter that holds the highest migration applied to a stage's database, written by the
+ * stack from the migration custom resource's result; `sluice release` compares it with the
+ * artifact manifest's migration before rolling out (the CLI runs outside the VPC and cannot query
+ * the database itself).
+ */
+export function schemaVersionParameterName(stage: string): string {
+  return `/sluice/${stage}/schema-version`;
+}
+
 /** Output keys of a stage's stack; the release CLI reads them with DescribeStacks. */
 export const StackOutputs = {
   targetGroupArn: 'TargetGroupArn',
@@ -33,4 +43,13 @@ export const StackOutputs = {
   streamFailureQueueUrl: 'StreamFailureQueueUrl',
   loadBalancerDnsName: 'LoadBalancerDnsName',
   alarmTopicArn: 'AlarmTopicArn',
+} as const;
+
+/** Output keys of a stage's feature-flag resources (AppConfig ids); `sluice flags` reads them with DescribeStacks. */
+export const FlagsStackOutputs = {
+  applicationId: 'FlagsApplicationId',
+  environmentId: 'FlagsEnvironmentId',
+  configurationProfileId: 'FlagsConfigurationProfileId',
+  allAtOnceStrategyId: 'FlagsAllAtOnceStrategyId',
+  gradualStrategyId: 'FlagsGradualStrategyId',
 } as const;
