@@ -63,8 +63,11 @@ export interface StreamConsumerOptions {
   readonly leaseDurationMs?: number;
   /**
    * How often the table is scanned to take free, expired or (for balance) stolen leases. Sets how
-   * soon released leases are picked up after another worker's graceful stop.
-   * @default 1 second
+   * soon released leases are picked up after another worker's graceful stop: within one interval
+   * plus a take and a GetRecords, so the default keeps a deploy's handoff under a second. A scan of
+   * a lease table (one small item per shard) costs about one read unit: at two a second a worker
+   * spends about $0.65 a month on them (on-demand, us-east-1).
+   * @default 500 milliseconds
    */
   readonly leaseScanIntervalMs?: number;
   /** @default 10000 */
@@ -154,7 +157,7 @@ export function resolveStreamConsumerOptions(options: StreamConsumerOptions): Re
     initialPosition: resolveInitialPosition(options.initialPosition ?? 'TRIM_HORIZON', problems),
     leaseDurationMs,
     renewIntervalMs: Math.max(1, Math.floor(leaseDurationMs / 3)),
-    leaseScanIntervalMs: options.leaseScanIntervalMs ?? 1_000,
+    leaseScanIntervalMs: options.leaseScanIntervalMs ?? 500,
     maxLeasesPerWorker: options.maxLeasesPerWorker ?? 10_000,
     shardSyncIntervalMs: options.shardSyncIntervalMs ?? 60_000,
     maxRecordsPerCall: options.maxRecordsPerCall ?? 10_000,

@@ -10,12 +10,12 @@ const clients = { kinesis: new KinesisClient({ region: 'us-east-1' }), dynamodb:
 const valid = { ...clients, streamName: 'events', leaseTableName: 'events-leases', processor: async () => undefined };
 
 describe('StreamConsumer options', () => {
-  it('defaults to 10 s leases renewed every third, TRIM_HORIZON, 10 s between checkpoints and 3 retries', () => {
+  it('defaults to 10 s leases renewed every third, a scan every 500 ms, TRIM_HORIZON, 10 s between checkpoints and 3 retries', () => {
     const resolved = resolveStreamConsumerOptions(valid);
     expect(resolved).toMatchObject({
       leaseDurationMs: 10_000,
       renewIntervalMs: 3_333,
-      leaseScanIntervalMs: 1_000,
+      leaseScanIntervalMs: 500,
       initialPosition: { checkpoint: 'TRIM_HORIZON' },
       maxRecordsPerCall: 10_000,
       idleWaitMs: 1_000,
