@@ -50,7 +50,7 @@ export class NonTransactionalScriptFailedError extends MigrationError {
     readonly detail: string,
     options?: ErrorOptions,
   ) {
-    const before = statement === 1 ? 'no statement before it ran' : `statements 1–${statement - 1} were applied and stay applied`;
+    const before = statement === 1 ? 'no statement before it ran' : statement === 2 ? 'statement 1 was applied and stays applied' : `statements 1–${statement - 1} were applied and stay applied`;
     super(
       `${fileName} ran outside a transaction (-- sluice:no-transaction) and failed at statement ${statement} of ${statements}: ${detail}. `
         + `Nothing was rolled back: ${before}, the failing statement may have left something behind (CREATE INDEX CONCURRENTLY leaves an INVALID index: DROP INDEX CONCURRENTLY IF EXISTS it), `
