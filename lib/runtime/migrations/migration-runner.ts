@@ -164,7 +164,6 @@ export class MigrationRunner {
   private async applyPending(folder: MigrationFolder): Promise<UpResult> {
     const check = checkMigrations(folder, await readJournal(this.db));
     if (check.problems.length > 0) throw new MigrationRefusedError(check.problems);
-    if (check.pending.length > 0) await createJournal(this.db);
     const applied: AppliedScript[] = [];
     for (const script of check.pending) {
       this.options.onEvent?.({ type: 'applying', script });
@@ -178,6 +177,8 @@ export class MigrationRunner {
   private async applyInTransaction(script: MigrationScript): Promise<number> {
     await this.db.query('BEGIN');
     try {
+      // In the script's transaction: a first script that fails leaves no journal table behind either.
+      await createJournal(this.db);
       const started = performance.now();
       // No parameters: pg sends the simple query protocol, which runs the script's statements in order.
       await this.db.query(script.sql);
@@ -193,6 +194,7 @@ export class MigrationRunner {
 
   private async applyStatementByStatement(script: MigrationScript): Promise<number> {
     const statements = splitSqlStatements(script.sql);
+    await createJournal(this.db);
     const started = performance.now();
     for (const [index, statement] of statements.entries()) {
       try {
