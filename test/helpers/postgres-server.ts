@@ -10,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { captureOutput, stopChildProcess } from './child-process.ts';
 import { freePort } from './haproxy.ts';
 
 export interface LocalPostgres {
@@ -131,12 +132,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 }
 
 async function whenReady(child: ChildProcess, port: number): Promise<{ output: { text: string } } | 'address-in-use'> {
-  const output = { text: '' };
-  const append = (chunk: Buffer) => {
-    output.text = (output.text + chunk.toString('utf8')).slice(-64 * 1024);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
+  const output = captureOutput(child);
   let exitCode: number | null | undefined;
   child.once('exit', (code) => {
     exitCode = code;
@@ -193,12 +189,7 @@ function running(child: ChildProcess, output: { text: string }, port: number, di
       stopping ??= (async () => {
         process.off('exit', killOnExit);
         // SIGINT is postgres's "fast" shutdown: open sessions are ended, no checkpoint wait.
-        child.kill('SIGINT');
-        const stopped = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-        if (!stopped) {
-          child.kill('SIGKILL');
-          await exited;
-        }
+        await stopChildProcess(child, exited, 'SIGINT', 5000);
         await rm(directory, { recursive: true, force: true });
       })();
       return stopping;

@@ -14,6 +14,7 @@ import { processedJobsTable } from '../../../lib/runtime/app/processed-jobs.ts';
 import { createWorkHandler, type WorkItem } from '../../../lib/runtime/app/work-handler.ts';
 import { MigrationRunner } from '../../../lib/runtime/migrations/migration-runner.ts';
 import type { QueueMessage } from '../../../lib/runtime/queue/queue-message.ts';
+import { captureOutput } from '../../helpers/child-process.ts';
 import { freePort } from '../../helpers/haproxy.ts';
 import { type LocalSqs, startLocalSqs } from '../../helpers/local-sqs.ts';
 import { query } from '../../helpers/migration-scripts.ts';
@@ -81,14 +82,8 @@ describe.skipIf(!requirePostgres())('the app database', () => {
       env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_EC2_METADATA_DISABLED: 'true', ...env },
     });
     children.push(child);
-    let output = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    return { child, output: () => output, exited: once(child, 'exit').then(([code]) => code as number | null) };
+    const output = captureOutput(child);
+    return { child, output: () => output.text, exited: once(child, 'exit').then(([code]) => code as number | null) };
   }
 
   /** A release directory whose manifest.json requires `requiredMigration` (none: no manifest, development). */
