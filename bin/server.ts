@@ -2,11 +2,15 @@
 // The web app (systemd sluice-web.service): serves on APP_PORT behind the ALB, reports SLUICE_VERSION
 // on HEALTH_CHECK_PATH and /version, enqueues POST /jobs on WORK_QUEUE_URL and puts POST /events on
 // EVENT_STREAM_NAME (both always in /etc/sluice/env, whoever consumes them), and stops gracefully on
-// SIGTERM within the unit's 30 s TimeoutStopSec.
+// SIGTERM within the unit's 30 s TimeoutStopSec. With a database (DATABASE_URL, or
+// DATABASE_SECRET_ARN on an instance) it refuses to start while the journal is behind the
+// migration the release's manifest.json requires.
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
 // is not for the people reading a release's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { prepareAppDatabase } from '../lib/runtime/app/app-database.ts';
 import { WebApp } from '../lib/runtime/app/web-app.ts';
 import { jsonLogger } from '../lib/runtime/json-logger.ts';
 import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
@@ -16,6 +20,13 @@ const missing = ['WORK_QUEUE_URL', 'EVENT_STREAM_NAME'].filter((name) => !proces
 if (missing.length > 0) {
   // Exit 1: the unit restarts it, the install's health check fails, and the release rolls back.
   logger.log('error', 'web.misconfigured', { reason: `${missing.join(' and ')} must be set (in /etc/sluice/env on an instance)` });
+  process.exit(1);
+}
+try {
+  // systemd's WorkingDirectory is the release, so its manifest.json is here; none in development.
+  await prepareAppDatabase(process.env, { manifestPath: join(process.cwd(), 'manifest.json'), applicationName: 'sluice web' });
+} catch (error) {
+  logger.log('error', 'web.database_refused', { reason: (error as Error).message });
   process.exit(1);
 }
 const app = new WebApp({

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --import tsx
-// sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`) and the event-stream
-// CLI (`npx sluice stream status|replay`). A thin shell over lib/runtime/release/cli and
+// sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`), the event-stream
+// CLI (`npx sluice stream status|replay`) and the migration CLI (`npx sluice migrate …`). A thin shell over lib/runtime/release/cli and
 // lib/runtime/stream/cli: real AWS clients, the system clock, the terminal, and (for a release)
 // SIGINT/SIGTERM wired to a safe stop.
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
@@ -13,6 +13,8 @@ if (process.argv[2] === 'guard') {
   process.exit(await runGuardCli(process.argv.slice(3), { cwd: process.cwd(), stdout: write(process.stdout), stderr: write(process.stderr) }));
 }
 import { appendFile } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline/promises';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
@@ -24,6 +26,8 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { runGuardCli } from '../lib/runtime/guard/cli/run-guard-cli.ts';
 import { systemClock } from '../lib/runtime/clock.ts';
 import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
+import { runMigrateCli } from '../lib/runtime/migrations/cli/run-migrate-cli.ts';
+import { migrateCommandsSummary } from '../lib/runtime/migrations/cli/parse-migrate-args.ts';
 import { runCli } from '../lib/runtime/release/cli/run-cli.ts';
 import { streamCommandsSummary } from '../lib/runtime/stream/cli/parse-stream-args.ts';
 import { runStreamCli } from '../lib/runtime/stream/cli/run-stream-cli.ts';
@@ -32,7 +36,15 @@ const argv = process.argv.slice(2);
 const stdout = (line: string) => process.stdout.write(`${line}\n`);
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 
-if (argv[0] === 'stream') {
+if (argv[0] === 'migrate') {
+  process.exitCode = await runMigrateCli(argv.slice(1), {
+    env: process.env,
+    defaultDirectory: fileURLToPath(new URL('../lib/runtime/app/migrations', import.meta.url)),
+    appliedBy: `${userInfo().username}@${hostname()} (sluice migrate)`,
+    stdout,
+    stderr,
+  });
+} else if (argv[0] === 'stream') {
   process.exitCode = await runStreamCli(argv.slice(1), {
     clients: (region) => ({
       cloudFormation: new CloudFormationClient({ region }),
@@ -80,6 +92,6 @@ if (argv[0] === 'stream') {
   });
   // The release CLI's usage covers its own commands; the stream and guard commands are listed after it.
   if (process.exitCode === 0 && (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h'))) {
-    stdout(`\n${streamCommandsSummary}\n\n${guardCommandSummary}`);
+    stdout(`\n${streamCommandsSummary}\n\n${migrateCommandsSummary}\n\n${guardCommandSummary}`);
   }
 }

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { captureOutput, stopChildProcess } from './child-process.ts';
 import { HaproxyError, HaproxyRuntimeApi, type HaproxyStatRow } from '../../lib/runtime/release/haproxy/haproxy-runtime-api.ts';
 
 export interface HaproxyServerSpec {
@@ -156,13 +157,7 @@ interface Launched {
 
 async function launch(binary: string, configPath: string, api: HaproxyRuntimeApi): Promise<Launched | 'address-in-use'> {
   const child = spawn(binary, ['-f', configPath, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = { text: '' };
-  const append = (chunk: Buffer) => {
-    // The tail is what explains a failure; keep it bounded.
-    output.text = (output.text + chunk.toString('utf8')).slice(-64 * 1024);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
+  const output = captureOutput(child);
   let exitCode: number | null | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code) => {
@@ -170,7 +165,7 @@ async function launch(binary: string, configPath: string, api: HaproxyRuntimeApi
       resolve();
     });
     child.once('error', (error) => {
-      append(Buffer.from(`could not start ${binary}: ${error.message}\n`));
+      output.text += `could not start ${binary}: ${error.message}\n`;
       exitCode = -1;
       resolve();
     });
@@ -227,12 +222,7 @@ function running(launched: Launched, where: { backend: string; frontendPort: num
     stop() {
       stopping ??= (async () => {
         process.off('exit', killOnExit);
-        child.kill('SIGTERM');
-        const stopped = await Promise.race([exited.then(() => true), sleep(3000).then(() => false)]);
-        if (!stopped) {
-          child.kill('SIGKILL');
-          await exited;
-        }
+        await stopChildProcess(child, exited, 'SIGTERM', 3000);
         await rm(where.directory, { recursive: true, force: true });
       })();
       return stopping;

@@ -16,10 +16,13 @@
 // SQS delivers at least once, so the API may see a job twice: every delivery of one message carries
 // the same Idempotency-Key (the message id) for an API that deduplicates. Work that must not happen
 // twice on this side goes through `withIdempotency` (queue/idempotency-guard.ts) over a DynamoDB
-// table you add; the example keeps no state of its own, so it needs no guard.
+// table you add. With a database (DATABASE_URL or DATABASE_SECRET_ARN) the worker records each job
+// it processed in processed_jobs, keyed by message id, once the work is done: a redelivery writes
+// nothing a second time.
 import { jsonLogger, type Logger } from '../json-logger.ts';
 import type { QueueHandler } from '../queue/queue-message.ts';
 import { ExternalApiError, postToExternalApi } from './external-api.ts';
+import type { ProcessedJobs } from './processed-jobs.ts';
 import { type WorkItem, workItemProblems } from './work-item.ts';
 
 export type { WorkItem } from './work-item.ts';
@@ -45,6 +48,8 @@ export interface WorkHandlerOptions {
   readonly timeoutMs?: number;
   /** @default JSON lines on stdout, component `work-handler` */
   readonly logger?: Logger;
+  /** Where each processed job is recorded. @default - none: nothing is recorded */
+  readonly processedJobs?: ProcessedJobs;
 }
 
 /** The default `timeoutMs`. */
@@ -60,16 +65,20 @@ export function createWorkHandler(options: WorkHandlerOptions = {}): QueueHandle
     const fields = { messageId: message.messageId, type: message.body.type, receiveCount };
     if (url === undefined) {
       logger.log('info', 'work_received', fields);
-      return;
+    } else {
+      const started = Date.now();
+      try {
+        const status = await postToExternalApi({ url, body: message.rawBody, idempotencyKey: message.messageId, signal, timeoutMs });
+        logger.log('info', 'work_delivered', { ...fields, status, durationMs: Date.now() - started });
+      } catch (error) {
+        // Retryable failures are logged once, by the consumer, as message_failed.
+        if (error instanceof ExternalApiError && !error.retryable) logger.log('error', 'work_rejected', { ...fields, status: error.status, error });
+        throw error;
+      }
     }
-    const started = Date.now();
-    try {
-      const status = await postToExternalApi({ url, body: message.rawBody, idempotencyKey: message.messageId, signal, timeoutMs });
-      logger.log('info', 'work_delivered', { ...fields, status, durationMs: Date.now() - started });
-    } catch (error) {
-      // Retryable failures are logged once, by the consumer, as message_failed.
-      if (error instanceof ExternalApiError && !error.retryable) logger.log('error', 'work_rejected', { ...fields, status: error.status, error });
-      throw error;
+    // After the work: a failure to record throws, and the redelivery repeats the (idempotent) call.
+    if (options.processedJobs && !(await options.processedJobs.record(message.messageId, message.body))) {
+      logger.log('info', 'work_already_recorded', fields);
     }
   };
 }
