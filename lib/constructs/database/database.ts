@@ -14,7 +14,7 @@ import { validateDatabaseSettings } from './validate-database-settings.ts';
 export interface DatabaseSettings {
   /**
    * Give the stage a PostgreSQL database (RDS), its migrations and its alarms.
-   * @default false — about $25 a month for the smallest Multi-AZ instance; prod turns it on
+   * @default false — about $30 a month for the smallest Multi-AZ instance; prod turns it on
    */
   readonly database?: boolean;
   /**
