@@ -71,7 +71,7 @@ export class SluiceStack extends Stack {
       },
     });
     if (config.database) {
-      database = new Database(this, 'Database', { ...config, vpc: appTier.vpc, protectData: config.protectData });
+      database = new Database(this, 'Database', { ...config, vpc: appTier.vpc });
       database.allowConnectionsFrom(appTier.instanceSecurityGroup, 'PostgreSQL from the app instances');
       database.grantReadCredentials(appTier.instanceRole);
       const migrations = new SchemaMigrations(this, 'Migrations', { database, vpc: appTier.vpc, schemaVersionParameterName: schemaVersionParameterName(config.stageName) });

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -125,7 +125,9 @@ export class Database extends Construct {
     // itself — unencrypted and never expiring — unless it already exists. So the identifier is
     // fixed and the groups come first, with the stack's KMS key and retention. (What RDS cannot do:
     // take a log group of another name, or a key per export.)
-    const instanceIdentifier = `${Stack.of(this).stackName}-database`.toLowerCase();
+    const stackName = Stack.of(this).stackName;
+    if (Token.isUnresolved(stackName)) throw new Error('database: the stack needs a literal name, which the instance identifier and its log groups are named after');
+    const instanceIdentifier = `${stackName}-database`.toLowerCase();
     const logTypes = ['postgresql', 'upgrade'];
     const logGroups = logTypes.map((type) =>
       encryptedLogGroup(this, `${type === 'postgresql' ? 'PostgreSql' : 'Upgrade'}Logs`, {
