@@ -48,6 +48,15 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
   alarmEmail: 'text',
   artifactInfrequentAccessDays: 'integer',
   artifactNoncurrentRetentionDays: 'integer',
+  database: 'boolean',
+  databaseInstanceType: 'text',
+  databaseAllocatedStorage: 'integer',
+  databaseMaxAllocatedStorage: 'integer',
+  databaseMultiAz: 'boolean',
+  databaseBackupRetention: 'duration',
+  databaseCpuThreshold: 'number',
+  databaseFreeStorageThreshold: 'number',
+  databaseConnectionsThreshold: 'integer',
 };
 
 export const overridableSettings = Object.keys(settingKinds) as (keyof typeof settingKinds)[];

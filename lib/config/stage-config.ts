@@ -1,4 +1,5 @@
 import type { AppTierSettings } from '../constructs/app-tier/app-tier.ts';
+import type { DatabaseSettings } from '../constructs/database/database.ts';
 import type { EventStreamSettings } from '../constructs/event-stream/event-stream.ts';
 import type { MonitoringSettings } from '../constructs/monitoring/monitoring.ts';
 import type { ReleaseResourcesSettings } from '../constructs/release-resources/release-resources.ts';
@@ -11,12 +12,13 @@ import { formatProblems } from '../runtime/problems.ts';
  * constructs, so an error or a `-c name=value` override names exactly one.
  */
 export interface StageConfig
-  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings {
+  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings, DatabaseSettings {
   /** Lower-case name; the stack is `sluice-<stageName>`. */
   readonly stageName: string;
   /**
-   * Protect stateful resources: deletion protection on the load balancer and the tables, and the
-   * tables kept (RETAIN) when the stack is deleted. Buckets are always kept.
+   * Protect stateful resources: deletion protection on the load balancer, the tables and the
+   * database, the tables kept (RETAIN) and the database snapshotted when the stack is deleted.
+   * Buckets are always kept.
    */
   readonly protectData: boolean;
   /**

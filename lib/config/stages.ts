@@ -20,6 +20,8 @@ export const stages: Readonly<Record<string, StageConfig>> = {
     natGateways: 2,
     // The longest SQS keeps a message: time to fix a consumer before any work is lost.
     queueRetention: Duration.days(14),
+    // The app's PostgreSQL database, Multi-AZ (the default), with deletion protection (protectData).
+    database: true,
   },
 };
 

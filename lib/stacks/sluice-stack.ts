@@ -1,9 +1,12 @@
-import { CfnOutput, Fn, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Lazy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { currentVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
+import { currentVersionParameterName, schemaVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
 import { AppTier } from '../constructs/app-tier/app-tier.ts';
+import { Database } from '../constructs/database/database.ts';
+import { DatabaseAlarms } from '../constructs/database/database-alarms.ts';
+import { SchemaMigrations } from '../constructs/database/schema-migrations.ts';
 import { EventStream } from '../constructs/event-stream/event-stream.ts';
 import { STAGE_TAG_KEY } from '../constructs/github-oidc/stage-tag.ts';
 import { Monitoring } from '../constructs/monitoring/monitoring.ts';
@@ -40,8 +43,12 @@ export class SluiceStack extends Stack {
     // The work handler's external API, for whichever consumer runs it.
     const externalApi: Record<string, string> = config.externalApiUrl === undefined ? {} : { EXTERNAL_API_URL: config.externalApiUrl };
     for (const [name, value] of Object.entries(externalApi)) workQueue.consumerFunction?.addEnvironment(name, value);
+    // The database lives in the app tier's VPC, so it is created after it; the instances' environment
+    // names its secret lazily (resolved at synth).
+    let database: Database | undefined;
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
+      isolatedSubnets: config.database,
       accessLogsBucket: accessLogs.bucket,
       artifactBucket: release.artifactBucket,
       currentVersionParameter: release.currentVersionParameter,
@@ -60,13 +67,23 @@ export class SluiceStack extends Stack {
           CHECKPOINT_TABLE_NAME: eventStream.checkpointTable.tableName,
           STREAM_FAILURE_QUEUE_URL: eventStream.failureQueue.queueUrl,
         }),
+        ...(config.database ? { DATABASE_SECRET_ARN: Lazy.string({ produce: () => database?.secret.secretArn }) } : {}),
       },
     });
+    if (config.database) {
+      database = new Database(this, 'Database', { ...config, vpc: appTier.vpc });
+      database.allowConnectionsFrom(appTier.instanceSecurityGroup, 'PostgreSQL from the app instances');
+      database.grantReadCredentials(appTier.instanceRole);
+      const migrations = new SchemaMigrations(this, 'Migrations', { database, vpc: appTier.vpc, schemaVersionParameterName: schemaVersionParameterName(config.stageName) });
+      // No instance starts (at creation, or in a deploy's rolling update) before the migrations succeeded.
+      appTier.autoScalingGroup.node.addDependency(migrations.resource);
+    }
     workQueue.grantSend(appTier.instanceRole);
     eventStream.grantProduce(appTier.instanceRole);
     if (queueConsumer !== 'lambda') workQueue.grantConsume(appTier.instanceRole);
     if (streamConsumer !== 'lambda') eventStream.grantConsume(appTier.instanceRole);
     const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });
+    if (database) new DatabaseAlarms(this, 'DatabaseAlarms', { database, destination: monitoring });
 
     const outputs: Record<keyof typeof StackOutputs, string> = {
       targetGroupArn: appTier.targetGroup.targetGroupArn,

@@ -77,7 +77,9 @@ describe('resolveStageConfig', () => {
       + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
       + 'workerStopTimeout, installHealthTimeout, instanceReadyTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
       + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
-      + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, alarmEmail, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays, githubRepository, githubOidcProviderArn';
+      + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, alarmEmail, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays, '
+      + 'database, databaseInstanceType, databaseAllocatedStorage, databaseMaxAllocatedStorage, databaseMultiAz, databaseBackupRetention, '
+      + 'databaseCpuThreshold, databaseFreeStorageThreshold, databaseConnectionsThreshold, githubRepository, githubOidcProviderArn';
     expect(problemsOf(() => resolveStageConfig('dev', { minCapacty: '3', colour: 'blue', maxReceiveCount: '0' }))).toEqual([
       `unknown setting "minCapacty": did you mean "minCapacity"? (valid settings: ${valid})`,
       `unknown setting "colour": remove it or use a valid setting (valid settings: ${valid})`,

@@ -147,6 +147,8 @@ describe('GithubOidc', () => {
       { Sid: 'RunShellScriptDocument', Effect: 'Allow', Action: 'ssm:SendCommand', Resource: 'arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript' },
       { Sid: 'RunCommandsOnStageInstances', Effect: 'Allow', Action: 'ssm:SendCommand', Resource: arn('ec2', 'instance/*'), Condition: { StringEquals: { 'ssm:resourceTag/sluice:stage': ['dev', 'prod'] } } },
       { Sid: 'CurrentVersionParameters', Effect: 'Allow', Action: ['ssm:GetParameter', 'ssm:PutParameter'], Resource: [arn('ssm', 'parameter/sluice/dev/current-version'), arn('ssm', 'parameter/sluice/prod/current-version')] },
+      // Read only: the stack writes it, after the migrations ran.
+      { Sid: 'ReadSchemaVersionParameters', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: [arn('ssm', 'parameter/sluice/dev/schema-version'), arn('ssm', 'parameter/sluice/prod/schema-version')] },
       { Sid: 'ReadAlarms', Effect: 'Allow', Action: 'cloudwatch:DescribeAlarms', Resource: arn('cloudwatch', 'alarm:*') },
       {
         Sid: 'ReleaseTables',

@@ -131,6 +131,12 @@ export interface AppTierProps extends AppTierSettings {
    * @default - none beyond sluice's own (APP_PORT, HEALTH_CHECK_PATH, AWS_REGION, …)
    */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Add a pair of isolated subnets (no route out of the VPC) for a database. They come after the
+   * existing subnets in the VPC's address range, so adding them later changes no existing subnet.
+   * @default false
+   */
+  readonly isolatedSubnets?: boolean;
 }
 
 /**
@@ -172,6 +178,7 @@ export class AppTier extends Construct {
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
         { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        ...(props.isolatedSubnets ? [{ name: 'data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }] : []),
       ],
       gatewayEndpoints: {
         S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },

@@ -1,7 +1,7 @@
 import { Aws, type Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { currentVersionParameterName, stackName } from '../../runtime/stack-contract.ts';
+import { currentVersionParameterName, schemaVersionParameterName, stackName } from '../../runtime/stack-contract.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_DEFAULTS, GITHUB_OIDC_URL } from './github-oidc-defaults.ts';
 import { STAGE_TAG_KEY } from './stage-tag.ts';
@@ -160,6 +160,8 @@ export class GithubOidc extends Construct {
    *   a refresh), and SuspendProcesses, ResumeProcesses on groups tagged with a stage;
    * - SSM SendCommand of `AWS-RunShellScript` to instances tagged with a stage, GetCommandInvocation,
    *   CancelCommand, and GetParameter, PutParameter on `/sluice/<stage>/current-version`;
+   * - SSM GetParameter on `/sluice/<stage>/schema-version` (a release refuses a version whose
+   *   migrations the database lacks);
    * - CloudWatch DescribeAlarms (the release gate and any `--alarm`);
    * - DynamoDB GetItem, PutItem, UpdateItem, DeleteItem, Query on the release tables.
    */
@@ -220,6 +222,11 @@ export class GithubOidc extends Construct {
       sid: 'CurrentVersionParameters',
       actions: ['ssm:GetParameter', 'ssm:PutParameter'],
       resources: this.stages.map((stage) => this.arn('ssm', `parameter${currentVersionParameterName(stage)}`).value),
+    }));
+    role.addToPolicy(new iam.PolicyStatement({
+      sid: 'ReadSchemaVersionParameters',
+      actions: ['ssm:GetParameter'],
+      resources: this.stages.map((stage) => this.arn('ssm', `parameter${schemaVersionParameterName(stage)}`).value),
     }));
 
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadAlarms', actions: ['cloudwatch:DescribeAlarms'], resources: [this.arn('cloudwatch', 'alarm:*').value] }));

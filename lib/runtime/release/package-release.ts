@@ -6,6 +6,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { assertReleaseVersion } from './release-version.ts';
+import { requiredMigration } from './required-migration.ts';
 
 /** The instances run Node.js 22 (the user data installs `nodejs22`). */
 const NODE_TARGET = 'node22';
@@ -23,6 +24,11 @@ export interface PackageReleaseOptions {
   readonly commit?: string;
   /** Where GITHUB_SHA is read. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The app's migration scripts; the highest number among them is the manifest's requiredMigration.
+   * @default `<projectRoot>/lib/runtime/app/migrations`
+   */
+  readonly migrationsDirectory?: string;
 }
 
 /** One file of the artifact, as `manifest.json` lists it. */
@@ -39,6 +45,12 @@ export interface ReleaseManifest {
   /** ISO 8601. */
   readonly builtAt: string;
   readonly nodeTarget: string;
+  /**
+   * The highest migration this code needs applied (the highest script number in
+   * lib/runtime/app/migrations, 0 without scripts): `sluice release` refuses to roll it out onto a
+   * stage whose schema-version parameter is lower.
+   */
+  readonly requiredMigration: number;
   /** Every other file in the artifact, sorted by path (the manifest cannot list its own checksum). */
   readonly files: readonly ManifestFile[];
 }
@@ -93,6 +105,7 @@ export async function packageRelease(options: PackageReleaseOptions): Promise<Pa
       commit,
       builtAt: new Date().toISOString(),
       nodeTarget: NODE_TARGET,
+      requiredMigration: await requiredMigration(options.migrationsDirectory ?? join(projectRoot, 'lib/runtime/app/migrations')),
       files: await describeFiles(staging),
     };
     await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -1,6 +1,6 @@
 import type { StackStatus } from '@aws-sdk/client-cloudformation';
 import type { StateValue } from '@aws-sdk/client-cloudwatch';
-import { currentVersionParameterName, StackOutputs, stackName } from '../../../lib/runtime/stack-contract.ts';
+import { currentVersionParameterName, schemaVersionParameterName, StackOutputs, stackName } from '../../../lib/runtime/stack-contract.ts';
 import { VirtualClock } from '../virtual-clock.ts';
 import { type SimulatedAlarmSpec, SimulatedAlarms } from './alarms.ts';
 import { ApiFaults, type CallFilter, type FaultKind, type ThrottlePlan } from './api-faults.ts';
@@ -45,6 +45,13 @@ export interface AwsSimulationOptions {
   readonly missingArtifacts?: readonly string[];
   /** Versions whose artifact was uploaded without its .sha256 checksum (install exits 3). @default - none */
   readonly missingChecksums?: readonly string[];
+  /** The manifest.json inside each version's artifact. @default - `{ version, requiredMigration: 0 }` */
+  readonly artifactManifests?: Readonly<Record<string, object>>;
+  /**
+   * The stage's schema-version parameter, as the stack's migration custom resource wrote it.
+   * @default - none: the stage has no database
+   */
+  readonly schemaVersion?: string;
   /** @default - the stack's: 5 s interval, 2 healthy / 3 unhealthy, 30 s deregistration delay */
   readonly targetGroup?: TargetGroupSettings;
   /** @default - 20 s installs, invocation visible after 0.5 s, delivered after 1 s */
@@ -71,6 +78,7 @@ export interface SimulatedResourceNames {
   readonly currentVersionParameterName: string;
   readonly releaseGateAlarmName: string;
   readonly releaseTableName: string;
+  readonly schemaVersionParameterName: string;
 }
 
 export interface SimulationState {
@@ -107,6 +115,8 @@ export interface SimulationFaults {
   /** The version's app never passes its health check. */
   markBadVersion(version: string): void;
   removeArtifact(version: string): void;
+  /** A deploy's migration custom resource succeeded: the stack writes the schema-version parameter. */
+  setSchemaVersion(value: string): void;
   /** Deletes the version's .sha256 checksum object, leaving the tarball. */
   removeChecksum(version: string): void;
   setAlarmState(name: string, state: StateValue): void;
@@ -189,6 +199,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     currentVersionParameterName: currentVersionParameterName(stage),
     releaseGateAlarmName: `sluice-${stage}-release-gate`,
     releaseTableName: `sluice-${stage}-release`,
+    schemaVersionParameterName: schemaVersionParameterName(stage),
   };
 
   const clock = options.clock ?? new VirtualClock();
@@ -199,7 +210,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
   const context: SimulationContext = { clock, log, random: seededRandom(options.seed ?? 1) };
 
   const fleet = new Fleet(context, new Set(options.badVersions ?? []), new Set(options.loopbackOnlyVersions ?? []));
-  const bucket = new SimulatedArtifactBucket(names.artifactBucketName, options.missingArtifacts, options.missingChecksums);
+  const bucket = new SimulatedArtifactBucket(names.artifactBucketName, options.missingArtifacts, options.missingChecksums, options.artifactManifests);
   const parameters = new SimulatedParameterStore(context);
   const targetGroup = new SimulatedTargetGroup(context, fleet, names.targetGroupArn, options.targetGroup);
   const runCommand = new SimulatedRunCommand(context, fleet, bucket, options.runCommand);
@@ -249,6 +260,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
   // --- the starting point: a deployed stack, a healthy fleet on the initial version -------------
   log.change(() => {
     parameters.put({ Name: names.currentVersionParameterName, Value: initialVersion, Type: 'String' });
+    if (options.schemaVersion !== undefined) parameters.put({ Name: names.schemaVersionParameterName, Value: options.schemaVersion, Type: 'String' });
     for (let index = 0; index < instanceCount; index += 1) {
       const instance = fleet.launch({ version: initialVersion, appUp: true, lifecycle: 'InService', availabilityZone: autoScalingGroup.startingZone(index), launchedAt: clock.now() - 86_400_000 });
       autoScalingGroup.adopt(instance.id);
@@ -280,6 +292,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     failInstall: (instanceId, version, failure = {}) => runCommand.failures.set(`${instanceId} ${version}`, failure),
     markBadVersion: (version) => log.change(() => fleet.badVersions.add(version)),
     removeArtifact: (version) => bucket.missing.add(version),
+    setSchemaVersion: (value) => log.change(() => parameters.put({ Name: names.schemaVersionParameterName, Value: value, Type: 'String', Overwrite: true })),
     removeChecksum: (version) => bucket.missingChecksums.add(version),
     setAlarmState: (name, value) => log.change(() => alarms.setState(name, value)),
     fireAlarmAt: (name, at, resolveAt) => alarms.fireAt(name, at, resolveAt),

@@ -19,7 +19,7 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CancelCommandCommand, GetCommandInvocationCommand, GetParameterCommand, PutParameterCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsClients } from '../../../lib/runtime/release/cli/run-cli.ts';
@@ -204,6 +204,7 @@ export function mockAwsClients(
   const s3 = mockClient(clients.s3);
   s3.onAnyCommand().callsFake(notSimulated('s3'));
   s3.on(HeadObjectCommand).callsFake(serve('s3', 'HeadObject', (input) => bucket.head(input)));
+  s3.on(GetObjectCommand).callsFake(serve('s3', 'GetObject', (input) => bucket.get(input)));
 
   const mocks = [elbv2, ssm, cloudWatch, autoScaling, cloudFormation, s3];
   return { clients, restore: () => mocks.forEach((mock) => mock.restore()) };

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadInputError } from '../../../lib/runtime/release/errors.ts';
 import { packageRelease } from '../../../lib/runtime/release/package-release.ts';
+import { requiredMigration } from '../../../lib/runtime/release/required-migration.ts';
 import { freePort } from '../../helpers/haproxy.ts';
 import { httpGet } from '../../helpers/local-fleet.ts';
 import { projectRoot } from '../../helpers/run-cdk.ts';
@@ -121,9 +122,15 @@ describe('npm run package -- <version>', () => {
 });
 
 describe('packageRelease', () => {
-  it("records the checkout's HEAD as the commit when GITHUB_SHA is not set", async () => {
+  it("records the checkout's HEAD as the commit when GITHUB_SHA is not set, and the highest migration script as requiredMigration", async () => {
     const outDir = await mkdtemp(join(tmpdir(), 'sluice-artifact-'));
-    const packaged = await packageRelease({ version: 'local-1', projectRoot, outDir, env: {} });
+    const migrationsDirectory = await mkdtemp(join(tmpdir(), 'sluice-migrations-'));
+    for (const name of ['0000_baseline.sql', '0001_jobs.sql', '0003_processed_jobs.sql', '0002_status.sql']) await writeFile(join(migrationsDirectory, name), 'SELECT 1;\n');
+    const packaged = await packageRelease({ version: 'local-1', projectRoot, outDir, env: {}, migrationsDirectory });
+    expect(packaged.manifest.requiredMigration).toBe(3);
+    const releaseDir = await mkdtemp(join(tmpdir(), 'sluice-release-'));
+    await run('tar', ['-xzf', packaged.artifact, '-C', releaseDir, 'manifest.json']);
+    expect(JSON.parse(await readFile(join(releaseDir, 'manifest.json'), 'utf8')).requiredMigration).toBe(3);
     const { stdout: head } = await run('git', ['rev-parse', 'HEAD'], { cwd: projectRoot });
     expect(packaged.manifest.commit).toBe(head.trim());
     expect(packaged.artifact).toBe(join(outDir, 'releases', 'local-1.tgz'));
@@ -132,5 +139,27 @@ describe('packageRelease', () => {
 
   it('refuses a version that could not be installed', async () => {
     await expect(packageRelease({ version: '../x', projectRoot, outDir: tmpdir() })).rejects.toBeInstanceOf(BadInputError);
+  });
+});
+
+describe('requiredMigration', () => {
+  const folderWith = async (names: readonly string[]) => {
+    const directory = await mkdtemp(join(tmpdir(), 'sluice-migrations-'));
+    for (const name of names) await writeFile(join(directory, name), 'SELECT 1;\n');
+    return directory;
+  };
+
+  it('is the highest script number of the folder', async () => {
+    expect(await requiredMigration(await folderWith(['0000_baseline.sql', '0001_jobs.sql', '0012_index.sql', '0002_status.sql']))).toBe(12);
+  });
+
+  it('is 0 for a missing or empty folder, or the baseline alone', async () => {
+    expect(await requiredMigration(join(tmpdir(), 'sluice-no-such-folder'))).toBe(0);
+    expect(await requiredMigration(await folderWith([]))).toBe(0);
+    expect(await requiredMigration(await folderWith(['0000_baseline.sql']))).toBe(0);
+  });
+
+  it('counts only SQL scripts named <number>_<name>.sql', async () => {
+    expect(await requiredMigration(await folderWith(['0000_baseline.sql', '0001_jobs.sql', '0009_notes.md', 'README.md', '9999.sql']))).toBe(1);
   });
 });

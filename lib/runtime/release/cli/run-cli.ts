@@ -7,13 +7,15 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { StackOutputs } from '../../stack-contract.ts';
+import { schemaVersionParameterName, StackOutputs } from '../../stack-contract.ts';
 import { readStackOutputs, StackNotFoundError } from '../../stack-outputs.ts';
 import { artifactKey, checksumKey, missingArtifactKeys } from '../aws/artifact-exists.ts';
 import { AutoScalingInstanceGuard } from '../aws/auto-scaling-instance-guard.ts';
 import { CloudWatchAlarmGate } from '../aws/cloudwatch-alarm-gate.ts';
 import { Elbv2TargetPool } from '../aws/elbv2-target-pool.ts';
 import { FleetReplacementCheck, FleetReplacingError } from '../aws/fleet-replacement-check.ts';
+import { S3RequiredMigration } from '../aws/s3-required-migration.ts';
+import { SsmSchemaVersion } from '../aws/ssm-schema-version.ts';
 import { SsmInstaller } from '../aws/ssm-installer.ts';
 import { resolveCapacity } from '../capacity.ts';
 import type { Clock } from '../../clock.ts';
@@ -21,6 +23,7 @@ import { DynamoDbReleaseStore } from '../aws/dynamodb-release-store.ts';
 import { BadInputError, CapacityError, LockNotAcquiredError, ReleaseError } from '../errors.ts';
 import type { ReleaseOutcome, ReleasePorts } from '../ports.ts';
 import { releaseBudget } from '../release-budget.ts';
+import { assertSchemaMigrated } from '../schema-guard.ts';
 import { ReleaseEngine } from '../release-engine.ts';
 import { formatDuration } from '../../duration.ts';
 import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
@@ -180,7 +183,16 @@ async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironm
   }
   const clients = environment.clients(args.region);
   const targets = await resolveTargets(args, clients, environment);
-  if (version !== undefined) await assertArtifactUploaded(clients, targets.artifactBucketName, version, environment);
+  if (version !== undefined) {
+    await assertArtifactUploaded(clients, targets.artifactBucketName, version, environment);
+    // The migrations run during cdk deploy; code that needs a newer schema waits for that deploy.
+    await assertSchemaMigrated({
+      version,
+      stage: args.stage,
+      schema: new SsmSchemaVersion({ client: clients.ssm, parameterName: schemaVersionParameterName(args.stage), clock: environment.clock }),
+      artifact: new S3RequiredMigration({ client: clients.s3, bucket: targets.artifactBucketName, clock: environment.clock }),
+    });
+  }
   return adapters(args.stackName, targets, clients, environment, args.command === 'release' ? args.extraAlarms : []);
 }
 

@@ -138,6 +138,27 @@ describe('sluice release', () => {
     expect(run.elapsedMs).toBeLessThan(3 * 60_000 * 1.1);
   });
 
+  it.each([
+    ['at exactly the migration the version needs', { schemaVersion: '3', artifactManifests: { '2.0.0': { version: '2.0.0', requiredMigration: 3 } } }],
+    ['ahead of it (a later deploy already migrated further)', { schemaVersion: '5', artifactManifests: { '2.0.0': { version: '2.0.0', requiredMigration: 3 } } }],
+    ['and the artifact was built before manifests recorded requiredMigration', { schemaVersion: '1', artifactManifests: { '2.0.0': { version: '2.0.0' } } }],
+  ])('releases onto a database %s', async (_case, options) => {
+    const { sim, cli } = await deployedStage(options);
+    const run = await cli(['release', '2.0.0']);
+    expect(run.exitCode).toBe(0);
+    expect(Object.values(sim.state.versions())).toEqual(['2.0.0', '2.0.0', '2.0.0']);
+    expect(sim.state.calls.filter((call) => call.operation === 'GetObject')).toHaveLength(1);
+  });
+
+  it('checks nothing on a stage without a database (no schema-version parameter), not even the artifact', async () => {
+    const { sim, cli } = await deployedStage({ artifactManifests: { '2.0.0': { version: '2.0.0', requiredMigration: 7 } } });
+    const run = await cli(['release', '2.0.0']);
+    expect(run.exitCode).toBe(0);
+    const schemaReads = sim.state.calls.filter((call) => call.operation === 'GetParameter' && JSON.stringify(call.input).includes('schema-version'));
+    expect(schemaReads.map((call) => call.error)).toEqual(['ParameterNotFound']);
+    expect(sim.state.calls.filter((call) => call.operation === 'GetObject')).toEqual([]);
+  });
+
   it('with --json prints one JSON event per line, each with its time, ending with the result', async () => {
     const { sim, cli } = await deployedStage({ instances: 3 });
     const ids = targetIds(sim);
@@ -263,6 +284,49 @@ describe('sluice release', () => {
       expect(checksumRun.stderr[0]).toContain(`s3://${sim.names.artifactBucketName}/releases/3.0.0.tgz.sha256 does not exist`);
       expect(checksumRun.stderr[0]).not.toContain('3.0.0.tgz and');
       expect(sim.state.versions()).toEqual(Object.fromEntries(targetIds(sim).map((id) => [id, '1.0.0'])));
+    });
+
+    describe('a database behind the version (the artifact needs a migration the stage has not applied)', () => {
+      it('refuses, naming both numbers and the fix, touching nothing; after the deploy ran the migrations, the release goes ahead', async () => {
+        const { sim, stage, cli } = await deployedStage({ schemaVersion: '2', artifactManifests: { '2.0.0': { version: '2.0.0', requiredMigration: 3 } } });
+        const ids = targetIds(sim);
+
+        const run = await cli(['release', '2.0.0']);
+
+        expect(run.exitCode).toBe(3);
+        expect(run.stderr).toEqual([
+          `sluice: nothing was changed: 2.0.0 needs database migration 3, but the ${stage} database has applied only up to 2 (SSM parameter /sluice/${stage}/schema-version). `
+            + `Deploy the stack first so that the migrations run (npx cdk deploy -c stage=${stage}), then release 2.0.0 again.`,
+        ]);
+        expect(run.stdout).toEqual([]);
+        expect(sim.state.calls.map((call) => call.operation)).toEqual(['DescribeStacks', 'HeadObject', 'HeadObject', 'GetParameter', 'GetObject']);
+        expect(sim.state.versions()).toEqual(Object.fromEntries(ids.map((id) => [id, '1.0.0'])));
+        expect(sim.state.launchVersion()).toBe('1.0.0');
+
+        // cdk deploy: the migration custom resource applied 0003, the stack wrote the parameter.
+        sim.faults.setSchemaVersion('3');
+        const again = await cli(['release', '2.0.0']);
+        expect(again.exitCode).toBe(0);
+        expect(sim.state.versions()).toEqual(Object.fromEntries(ids.map((id) => [id, '2.0.0'])));
+      });
+
+      it('refuses a dry run too, since the release it plans would be refused', async () => {
+        const { sim, cli } = await deployedStage({ schemaVersion: '0', artifactManifests: { '2.0.0': { version: '2.0.0', requiredMigration: 1 } } });
+        const run = await cli(['release', '2.0.0', '--dry-run']);
+        expect(run.exitCode).toBe(3);
+        expect(run.stderr[0]).toMatch(/^sluice: nothing was changed: 2\.0\.0 needs database migration 1, but the cli\d+ database has applied only up to 0 /);
+        expect(changes(sim)).toEqual([]);
+      });
+
+      it('refuses a schema-version parameter that holds no migration number, saying how to rewrite it', async () => {
+        const { sim, stage, cli } = await deployedStage({ schemaVersion: 'none' });
+        const run = await cli(['release', '2.0.0']);
+        expect(run.exitCode).toBe(3);
+        expect(run.stderr).toEqual([
+          `sluice: nothing was changed: /sluice/${stage}/schema-version holds "none", not a migration number; it is written only by the stack's migration custom resource: deploy the stack again (npx cdk deploy) to rewrite it`,
+        ]);
+        expect(changes(sim)).toEqual([]);
+      });
     });
 
     it('a stage whose stack is not deployed, saying how to fix it; passing every output as a flag then works', async () => {
