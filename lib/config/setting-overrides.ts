@@ -48,6 +48,9 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
   alarmEmail: 'text',
   artifactInfrequentAccessDays: 'integer',
   artifactNoncurrentRetentionDays: 'integer',
+  flagsRolloutDuration: 'duration',
+  flagsRolloutGrowthFactor: 'number',
+  flagsRolloutBakeTime: 'duration',
 };
 
 export const overridableSettings = Object.keys(settingKinds) as (keyof typeof settingKinds)[];

@@ -1,10 +1,12 @@
 import { CfnOutput, Fn, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { currentVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
+import { appFlags } from '../runtime/app/flags.ts';
+import { currentVersionParameterName, FlagsStackOutputs, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
 import { AppTier } from '../constructs/app-tier/app-tier.ts';
 import { EventStream } from '../constructs/event-stream/event-stream.ts';
+import { FeatureFlags } from '../constructs/feature-flags/feature-flags.ts';
 import { STAGE_TAG_KEY } from '../constructs/github-oidc/stage-tag.ts';
 import { Monitoring } from '../constructs/monitoring/monitoring.ts';
 import { ReleaseResources } from '../constructs/release-resources/release-resources.ts';
@@ -40,6 +42,7 @@ export class SluiceStack extends Stack {
     // The work handler's external API, for whichever consumer runs it.
     const externalApi: Record<string, string> = config.externalApiUrl === undefined ? {} : { EXTERNAL_API_URL: config.externalApiUrl };
     for (const [name, value] of Object.entries(externalApi)) workQueue.consumerFunction?.addEnvironment(name, value);
+    const featureFlags = new FeatureFlags(this, 'FeatureFlags', { ...config, flags: appFlags });
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
       accessLogsBucket: accessLogs.bucket,
@@ -52,6 +55,7 @@ export class SluiceStack extends Stack {
         WORK_QUEUE_URL: workQueue.queue.queueUrl,
         EVENT_STREAM_NAME: eventStream.stream.streamName,
         ...externalApi,
+        ...featureFlags.clientEnvironment,
         // The consumer side: without QUEUE_URL the instance worker stays idle, the queue is Lambda's alone.
         ...(queueConsumer === 'lambda' ? {} : { QUEUE_URL: workQueue.queue.queueUrl }),
         // Without STREAM_NAME the instance worker does not read the stream: Lambda alone does.
@@ -67,6 +71,8 @@ export class SluiceStack extends Stack {
     if (queueConsumer !== 'lambda') workQueue.grantConsume(appTier.instanceRole);
     if (streamConsumer !== 'lambda') eventStream.grantConsume(appTier.instanceRole);
     const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });
+    featureFlags.addMonitor(monitoring.releaseGate);
+    featureFlags.grantRead(appTier.instanceRole);
 
     const outputs: Record<keyof typeof StackOutputs, string> = {
       targetGroupArn: appTier.targetGroup.targetGroupArn,
@@ -85,6 +91,16 @@ export class SluiceStack extends Stack {
     };
     for (const [key, value] of Object.entries(outputs)) {
       new CfnOutput(this, StackOutputs[key as keyof typeof StackOutputs], { value });
+    }
+    const flagsOutputs: Record<keyof typeof FlagsStackOutputs, string> = {
+      applicationId: featureFlags.application.ref,
+      environmentId: featureFlags.environment.ref,
+      configurationProfileId: featureFlags.configurationProfile.ref,
+      allAtOnceStrategyId: featureFlags.allAtOnceStrategy.ref,
+      gradualStrategyId: featureFlags.gradualStrategy.ref,
+    };
+    for (const [key, value] of Object.entries(flagsOutputs)) {
+      new CfnOutput(this, FlagsStackOutputs[key as keyof typeof FlagsStackOutputs], { value });
     }
   }
 
