@@ -89,19 +89,19 @@ export class SluiceStack extends Stack {
       loadBalancerDnsName: appTier.loadBalancer.loadBalancerDnsName,
       alarmTopicArn: monitoring.alarmTopic.topicArn,
     };
-    for (const [key, value] of Object.entries(outputs)) {
-      new CfnOutput(this, StackOutputs[key as keyof typeof StackOutputs], { value });
-    }
-    const flagsOutputs: Record<keyof typeof FlagsStackOutputs, string> = {
+    this.addOutputs(StackOutputs, outputs);
+    this.addOutputs(FlagsStackOutputs, {
       applicationId: featureFlags.application.ref,
       environmentId: featureFlags.environment.ref,
       configurationProfileId: featureFlags.configurationProfile.ref,
       allAtOnceStrategyId: featureFlags.allAtOnceStrategy.ref,
       gradualStrategyId: featureFlags.gradualStrategy.ref,
-    };
-    for (const [key, value] of Object.entries(flagsOutputs)) {
-      new CfnOutput(this, FlagsStackOutputs[key as keyof typeof FlagsStackOutputs], { value });
-    }
+    });
+  }
+
+  /** One output per contract key, under the contract's stable name. */
+  private addOutputs<K extends string>(names: Readonly<Record<K, string>>, values: Readonly<Record<K, string>>): void {
+    for (const key of Object.keys(names) as K[]) new CfnOutput(this, names[key], { value: values[key] });
   }
 
   /**
