@@ -57,6 +57,9 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
   databaseCpuThreshold: 'number',
   databaseFreeStorageThreshold: 'number',
   databaseConnectionsThreshold: 'integer',
+  flagsRolloutDuration: 'duration',
+  flagsRolloutGrowthFactor: 'number',
+  flagsRolloutBakeTime: 'duration',
 };
 
 export const overridableSettings = Object.keys(settingKinds) as (keyof typeof settingKinds)[];

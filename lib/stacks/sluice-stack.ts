@@ -1,6 +1,7 @@
 import { CfnOutput, Fn, Lazy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { currentVersionParameterName, schemaVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
+import { appFlags } from '../runtime/app/flags.ts';
+import { currentVersionParameterName, FlagsStackOutputs, schemaVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
 import { AppTier } from '../constructs/app-tier/app-tier.ts';
@@ -8,6 +9,7 @@ import { Database } from '../constructs/database/database.ts';
 import { DatabaseAlarms } from '../constructs/database/database-alarms.ts';
 import { SchemaMigrations } from '../constructs/database/schema-migrations.ts';
 import { EventStream } from '../constructs/event-stream/event-stream.ts';
+import { FeatureFlags } from '../constructs/feature-flags/feature-flags.ts';
 import { STAGE_TAG_KEY } from '../constructs/github-oidc/stage-tag.ts';
 import { Monitoring } from '../constructs/monitoring/monitoring.ts';
 import { ReleaseResources } from '../constructs/release-resources/release-resources.ts';
@@ -46,6 +48,7 @@ export class SluiceStack extends Stack {
     // The database lives in the app tier's VPC, so it is created after it; the instances' environment
     // names its secret lazily (resolved at synth).
     let database: Database | undefined;
+    const featureFlags = new FeatureFlags(this, 'FeatureFlags', { ...config, flags: appFlags });
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
       isolatedSubnets: config.database,
@@ -59,6 +62,7 @@ export class SluiceStack extends Stack {
         WORK_QUEUE_URL: workQueue.queue.queueUrl,
         EVENT_STREAM_NAME: eventStream.stream.streamName,
         ...externalApi,
+        ...featureFlags.clientEnvironment,
         // The consumer side: without QUEUE_URL the instance worker stays idle, the queue is Lambda's alone.
         ...(queueConsumer === 'lambda' ? {} : { QUEUE_URL: workQueue.queue.queueUrl }),
         // Without STREAM_NAME the instance worker does not read the stream: Lambda alone does.
@@ -84,6 +88,8 @@ export class SluiceStack extends Stack {
     if (streamConsumer !== 'lambda') eventStream.grantConsume(appTier.instanceRole);
     const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });
     if (database) new DatabaseAlarms(this, 'DatabaseAlarms', { database, destination: monitoring });
+    featureFlags.addMonitor(monitoring.releaseGate);
+    featureFlags.grantRead(appTier.instanceRole);
 
     const outputs: Record<keyof typeof StackOutputs, string> = {
       targetGroupArn: appTier.targetGroup.targetGroupArn,
@@ -100,9 +106,19 @@ export class SluiceStack extends Stack {
       loadBalancerDnsName: appTier.loadBalancer.loadBalancerDnsName,
       alarmTopicArn: monitoring.alarmTopic.topicArn,
     };
-    for (const [key, value] of Object.entries(outputs)) {
-      new CfnOutput(this, StackOutputs[key as keyof typeof StackOutputs], { value });
-    }
+    this.addOutputs(StackOutputs, outputs);
+    this.addOutputs(FlagsStackOutputs, {
+      applicationId: featureFlags.application.ref,
+      environmentId: featureFlags.environment.ref,
+      configurationProfileId: featureFlags.configurationProfile.ref,
+      allAtOnceStrategyId: featureFlags.allAtOnceStrategy.ref,
+      gradualStrategyId: featureFlags.gradualStrategy.ref,
+    });
+  }
+
+  /** One output per contract key, under the contract's stable name. */
+  private addOutputs<K extends string>(names: Readonly<Record<K, string>>, values: Readonly<Record<K, string>>): void {
+    for (const key of Object.keys(names) as K[]) new CfnOutput(this, names[key], { value: values[key] });
   }
 
   /**

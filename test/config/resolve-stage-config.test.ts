@@ -79,7 +79,7 @@ describe('resolveStageConfig', () => {
       + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
       + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, alarmEmail, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays, '
       + 'database, databaseInstanceType, databaseAllocatedStorage, databaseMaxAllocatedStorage, databaseMultiAz, databaseBackupRetention, '
-      + 'databaseCpuThreshold, databaseFreeStorageThreshold, databaseConnectionsThreshold, githubRepository, githubOidcProviderArn';
+      + 'databaseCpuThreshold, databaseFreeStorageThreshold, databaseConnectionsThreshold, flagsRolloutDuration, flagsRolloutGrowthFactor, flagsRolloutBakeTime, githubRepository, githubOidcProviderArn';
     expect(problemsOf(() => resolveStageConfig('dev', { minCapacty: '3', colour: 'blue', maxReceiveCount: '0' }))).toEqual([
       `unknown setting "minCapacty": did you mean "minCapacity"? (valid settings: ${valid})`,
       `unknown setting "colour": remove it or use a valid setting (valid settings: ${valid})`,
@@ -120,6 +120,19 @@ describe('resolveStageConfig', () => {
     expect(config.streamRetention?.toHours()).toBe(48);
     expect(config.queueMessageAgeThreshold?.toMinutes()).toBe(10);
     expect(config.responseTimeP99Threshold?.toMilliseconds()).toBe(750);
+  });
+
+  it('reads the feature flags\' rollout strategy, and reports each setting AppConfig would refuse', () => {
+    const config = resolveStageConfig('dev', { flagsRolloutDuration: '10m', flagsRolloutGrowthFactor: '20', flagsRolloutBakeTime: '1h' });
+    expect(config.flagsRolloutDuration?.toMinutes()).toBe(10);
+    expect(config.flagsRolloutGrowthFactor).toBe(20);
+    expect(config.flagsRolloutBakeTime?.toMinutes()).toBe(60);
+    expect(() => resolveStageConfig('dev', { flagsRolloutDuration: '30s', flagsRolloutGrowthFactor: '150', flagsRolloutBakeTime: '2d' })).toThrow([
+      'Invalid configuration for stage "dev":',
+      '  - flagsRolloutDuration must be a whole number of minutes between 0 and 1440 (given 30 seconds)',
+      '  - flagsRolloutBakeTime must be a whole number of minutes between 0 and 1440 (given 2 days)',
+      '  - flagsRolloutGrowthFactor must be between 1 and 100 percent (given 150)',
+    ].join('\n'));
   });
 
   it('reads numbers, booleans and text, from the command line (strings) or cdk.json (JSON values)', () => {

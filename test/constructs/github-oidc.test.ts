@@ -123,7 +123,7 @@ describe('GithubOidc', () => {
     ]);
   });
 
-  it('lets the deploy role assume the bootstrap roles cdk deploy uses, and make exactly the calls sluice release makes, on the stages\' resources', () => {
+  it('lets the deploy role assume the bootstrap roles cdk deploy uses, and make exactly the calls sluice release and sluice flags make, on the stages\' resources', () => {
     const stageTag = { StringEquals: { 'aws:ResourceTag/sluice:stage': ['dev', 'prod'] } };
     const inThisAccount = { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } };
     expect(statementsOf(template, 'GithubOidcDeployRole')).toEqual([
@@ -171,6 +171,39 @@ describe('GithubOidc', () => {
         Condition: inThisAccount,
       },
       { Sid: 'ReadStageStacks', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: stageStacks },
+      {
+        Sid: 'StageFlagsApplications',
+        Effect: 'Allow',
+        Action: [
+          'appconfig:CreateHostedConfigurationVersion',
+          'appconfig:GetApplication',
+          'appconfig:GetConfigurationProfile',
+          'appconfig:GetDeployment',
+          'appconfig:GetDeploymentStrategy',
+          'appconfig:GetEnvironment',
+          'appconfig:GetHostedConfigurationVersion',
+          'appconfig:ListDeployments',
+          'appconfig:ListHostedConfigurationVersions',
+          'appconfig:StartDeployment',
+          'appconfig:StopDeployment',
+        ],
+        Resource: [arn('appconfig', 'application/*'), arn('appconfig', 'deploymentstrategy/*')],
+        Condition: stageTag,
+      },
+      {
+        // Hosted versions and deployments carry no tag; each of these calls is also authorized on
+        // the (tagged) application, which the statement above requires to be a stage's.
+        Sid: 'StageFlagsVersionsAndDeployments',
+        Effect: 'Allow',
+        Action: [
+          'appconfig:CreateHostedConfigurationVersion',
+          'appconfig:GetDeployment',
+          'appconfig:GetHostedConfigurationVersion',
+          'appconfig:StartDeployment',
+          'appconfig:StopDeployment',
+        ],
+        Resource: [arn('appconfig', 'application/*/configurationprofile/*/hostedconfigurationversion/*'), arn('appconfig', 'application/*/environment/*/deployment/*')],
+      },
     ]);
   });
 

@@ -71,6 +71,24 @@ describe('CiStack', () => {
       expect(statements.RunCommandsOnStageInstances.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/sluice:stage': ['dev', 'prod'] } });
     });
 
+    it('tags every AppConfig resource the flags calls are authorized on with the stage, and leaves the untagged ones to the application', () => {
+      const tag = { Key: 'sluice:stage', Value: 'dev' };
+      for (const type of ['AWS::AppConfig::Application', 'AWS::AppConfig::Environment', 'AWS::AppConfig::ConfigurationProfile', 'AWS::AppConfig::DeploymentStrategy']) {
+        expect(resources(type).length).toBeGreaterThan(0);
+        for (const [, resource] of resources(type)) expect(resource.Properties.Tags).toContainEqual(tag);
+      }
+      const region = 'arn:${AWS::Partition}:appconfig:${AWS::Region}:${AWS::AccountId}';
+      // The application ARN itself is only in the tag-conditioned statement.
+      expect(allows(statements.StageFlagsVersionsAndDeployments.Resource, `${region}:application/abc1234`)).toBe(false);
+      expect(allows(statements.StageFlagsVersionsAndDeployments.Resource, `${region}:application/abc1234/environment/def5678`)).toBe(false);
+      expect(allows(statements.StageFlagsVersionsAndDeployments.Resource, `${region}:application/abc1234/configurationprofile/ghi9012`)).toBe(false);
+      expect(allows(statements.StageFlagsVersionsAndDeployments.Resource, `${region}:application/abc1234/configurationprofile/ghi9012/hostedconfigurationversion/3`)).toBe(true);
+      expect(allows(statements.StageFlagsVersionsAndDeployments.Resource, `${region}:application/abc1234/environment/def5678/deployment/7`)).toBe(true);
+      expect(allows(statements.StageFlagsApplications.Resource, `${region}:application/abc1234`)).toBe(true);
+      expect(allows(statements.StageFlagsApplications.Resource, `${region}:deploymentstrategy/jkl3456`)).toBe(true);
+      expect(statements.StageFlagsApplications.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/sluice:stage': ['dev', 'prod'] } });
+    });
+
     it("matches the release table's generated name and not the checkpoint table's", () => {
       // DynamoDB names a table <stack>-<logical ID>-<12 random characters>.
       const tableArn = (logicalId: string) => `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/sluice-dev-${logicalId}-1A2B3C4D5E6F`;

@@ -12,7 +12,13 @@ const prod = synthStage('prod', { certificateArn: 'arn:aws:acm:eu-west-1:1234567
 describe('SluiceStack', () => {
   it('outputs everything the release CLI reads, under stable names', () => {
     const outputs = dev.template.findOutputs('*');
-    expect(Object.keys(outputs).sort()).toEqual(Object.values(StackOutputs).sort());
+    const flagsOutputs = ['FlagsApplicationId', 'FlagsEnvironmentId', 'FlagsConfigurationProfileId', 'FlagsAllAtOnceStrategyId', 'FlagsGradualStrategyId'];
+    expect(Object.keys(outputs).sort()).toEqual([...Object.values(StackOutputs), ...flagsOutputs].sort());
+    expect(outputs.FlagsApplicationId.Value).toEqual({ Ref: expect.stringMatching(/^FeatureFlagsApplication/) });
+    expect(outputs.FlagsEnvironmentId.Value).toEqual({ Ref: expect.stringMatching(/^FeatureFlagsEnvironment/) });
+    expect(outputs.FlagsConfigurationProfileId.Value).toEqual({ Ref: expect.stringMatching(/^FeatureFlagsConfigurationProfile/) });
+    expect(outputs.FlagsAllAtOnceStrategyId.Value).toEqual({ Ref: expect.stringMatching(/^FeatureFlagsAllAtOnceStrategy/) });
+    expect(outputs.FlagsGradualStrategyId.Value).toEqual({ Ref: expect.stringMatching(/^FeatureFlagsGradualStrategy/) });
     expect(outputs.TargetGroupArn.Value).toEqual({ Ref: expect.stringMatching(/^AppTierTargetGroup/) });
     expect(outputs.AutoScalingGroupName.Value).toEqual({ Ref: expect.stringMatching(/^AppTierGroup/) });
     expect(outputs.ArtifactBucketName.Value).toEqual({ Ref: expect.stringMatching(/^ReleaseArtifactBucket/) });
@@ -138,6 +144,18 @@ describe('SluiceStack', () => {
     prod.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
       LoadBalancerAttributes: Match.arrayWith([{ Key: 'deletion_protection.enabled', Value: 'true' }]),
     });
+  });
+
+  it('deploys the app\'s flags with the release gate as monitor, and lets the instances read exactly that configuration', () => {
+    dev.template.hasResourceProperties('AWS::AppConfig::Environment', { Monitors: [Match.objectLike({ AlarmArn: templateArnOf(/^MonitoringReleaseGate/) })] });
+    const content = JSON.parse(Object.values(dev.template.findResources('AWS::AppConfig::HostedConfigurationVersion'))[0].Properties.Content);
+    // lib/runtime/app/flags.ts ships jobs-batch-submit dark: off, at 0 %.
+    expect(content.values['jobs-batch-submit']).toEqual({ enabled: false, percentage: 0 });
+    const appconfigStatements = instanceStatements(dev.template).filter((statement) => [statement.Action].flat().some((action) => action.startsWith('appconfig:')));
+    expect(appconfigStatements).toHaveLength(1);
+    expect([appconfigStatements[0].Action].flat().sort()).toEqual(['appconfig:GetLatestConfiguration', 'appconfig:StartConfigurationSession']);
+    expect(JSON.stringify(appconfigStatements[0].Resource)).toMatch(/application\/".*FeatureFlagsApplication.*\/environment\/".*FeatureFlagsEnvironment.*\/configuration\/".*FeatureFlagsConfigurationProfile/);
+    for (const name of ['FLAGS_APPLICATION_ID', 'FLAGS_ENVIRONMENT_ID', 'FLAGS_CONFIGURATION_PROFILE_ID']) expect(userData(dev.template)).toContain(`${name}=`);
   });
 
   it('sizes prod for an AZ outage', () => {

@@ -105,6 +105,7 @@ export class GithubOidc extends Construct {
     this.grantDiff(this.pullRequestRole);
     this.grantDeploy(this.deployRole);
     this.grantRelease(this.deployRole);
+    this.grantFlags(this.deployRole);
   }
 
   /** Tokens of exactly these subjects, issued for AWS (`aud`), and no others. */
@@ -267,6 +268,60 @@ export class GithubOidc extends Construct {
 
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadStageStacks', actions: ['cloudformation:DescribeStacks'], resources: this.stageStackArns() }));
     this.acknowledgeStageStacks(role);
+  }
+
+  // --- sluice flags list, set and ramp --------------------------------------------------------------
+
+  /**
+   * What `sluice flags list|set|ramp` calls on the stages' AppConfig resources (their IDs are
+   * generated, and this stack is deployed before any stage, so the stage tag scopes them):
+   *
+   * - on the stage's application, environment, configuration profile and deployment strategies
+   *   (tagged `sluice:stage`): appconfig:GetApplication, GetEnvironment, GetConfigurationProfile,
+   *   GetDeploymentStrategy, ListDeployments, ListHostedConfigurationVersions, and the application
+   *   side of CreateHostedConfigurationVersion, GetHostedConfigurationVersion, StartDeployment,
+   *   StopDeployment, GetDeployment;
+   * - on hosted versions and deployments, which carry no tag: the same five calls. Each of them is
+   *   also authorized on its application (Service Authorization Reference), which must carry a
+   *   stage's tag, so they reach only the stages' applications.
+   */
+  private grantFlags(role: iam.Role): void {
+    const application = this.arn('appconfig', 'application/*');
+    const strategy = this.arn('appconfig', 'deploymentstrategy/*');
+    const hostedVersion = this.arn('appconfig', 'application/*/configurationprofile/*/hostedconfigurationversion/*');
+    const deployment = this.arn('appconfig', 'application/*/environment/*/deployment/*');
+    const onUntagged = [
+      'appconfig:CreateHostedConfigurationVersion',
+      'appconfig:GetDeployment',
+      'appconfig:GetHostedConfigurationVersion',
+      'appconfig:StartDeployment',
+      'appconfig:StopDeployment',
+    ];
+    role.addToPolicy(new iam.PolicyStatement({
+      sid: 'StageFlagsApplications',
+      actions: [
+        ...onUntagged,
+        'appconfig:GetApplication',
+        'appconfig:GetConfigurationProfile',
+        'appconfig:GetDeploymentStrategy',
+        'appconfig:GetEnvironment',
+        'appconfig:ListDeployments',
+        'appconfig:ListHostedConfigurationVersions',
+      ].sort(),
+      resources: [application.value, strategy.value],
+      conditions: { StringEquals: { [`aws:ResourceTag/${STAGE_TAG_KEY}`]: [...this.stages] } },
+    }));
+    role.addToPolicy(new iam.PolicyStatement({
+      sid: 'StageFlagsVersionsAndDeployments',
+      actions: onUntagged,
+      resources: [hostedVersion.value, deployment.value],
+    }));
+    this.acknowledgeWildcards(role, [
+      [application.finding, 'AppConfig generates application IDs and the CI stack is deployed before any stage, so the flags calls are allowed on applications (and their environments and configuration profiles) whose sluice:stage tag names one of the CI stages (aws:ResourceTag condition).'],
+      [strategy.finding, 'AppConfig generates deployment strategy IDs, so StartDeployment and GetDeploymentStrategy are allowed on strategies whose sluice:stage tag names one of the CI stages (aws:ResourceTag condition); AppConfig\'s predefined strategies carry no such tag.'],
+      [hostedVersion.finding, 'Hosted configuration versions carry no tags; each call on one (CreateHostedConfigurationVersion, GetHostedConfigurationVersion) is also authorized on its application, which must carry a CI stage\'s sluice:stage tag, so only the stages\' flag versions are reachable.'],
+      [deployment.finding, 'A deployment is created by StartDeployment itself and carries no stage tag; every call on one (StartDeployment, GetDeployment, StopDeployment) is also authorized on its application and environment, which must carry a CI stage\'s sluice:stage tag.'],
+    ]);
   }
 
   // --- names -----------------------------------------------------------------------------------------
