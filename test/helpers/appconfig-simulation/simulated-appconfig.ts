@@ -39,6 +39,8 @@ export interface SimulatedAppConfigProps {
 }
 
 export const SIMULATED_IDS = { applicationId: 'app1234', environmentId: 'env5678', configurationProfileId: 'prof9012' } as const;
+/** The same ids as control-plane requests spell them. */
+export const CONTROL_PLANE_IDS = { ApplicationId: SIMULATED_IDS.applicationId, EnvironmentId: SIMULATED_IDS.environmentId, ConfigurationProfileId: SIMULATED_IDS.configurationProfileId } as const;
 
 const IN_PROGRESS = new Set(['DEPLOYING', 'BAKING', 'ROLLING_BACK']);
 const TOKEN_LIFETIME_MS = 24 * 3_600_000;
@@ -236,6 +238,11 @@ export class SimulatedAppConfig {
     }
   }
 
+  /** Every token stops working (as after AppConfig forgot the sessions): a client must start a new session. */
+  invalidateTokens(): void {
+    this.tokens.clear();
+  }
+
   /** The version a session would be given now. */
   private servedVersion(session: Session): string | undefined {
     const running = this.deployments.find((deployment) => deployment.state === 'DEPLOYING' || deployment.state === 'BAKING');
@@ -329,7 +336,13 @@ export class SimulatedAppConfig {
 
 /** What AppConfig Data returns for a feature-flag document: each flag's value object, attributes beside `enabled`. */
 function dataPlaneView(hosted: string): string {
-  const document = JSON.parse(hosted) as { flags?: Record<string, unknown>; values?: Record<string, Record<string, unknown>> };
+  let document: { flags?: Record<string, unknown>; values?: Record<string, Record<string, unknown>> };
+  try {
+    document = JSON.parse(hosted);
+  } catch {
+    // Content only a test puts in the store: delivered as it is.
+    return hosted;
+  }
   return JSON.stringify(Object.fromEntries(Object.keys(document.flags ?? {}).map((flag) => [flag, { enabled: false, ...document.values?.[flag] }])));
 }
 
