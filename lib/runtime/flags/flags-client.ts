@@ -7,7 +7,7 @@ import { type AppConfigDataClient, GetLatestConfigurationCommand, StartConfigura
 import { exponentialBackoff, withJitter } from '../backoff.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { type Logger, silentLogger } from '../json-logger.ts';
-import { Problems } from '../problems.ts';
+import { formatProblems, Problems } from '../problems.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { parseDeployedFlagValues } from './deployed-flag-values.ts';
 import type { FlagDefinition } from './flag-definition.ts';
@@ -86,7 +86,7 @@ export class FlagsClient extends TypedEmitter<FlagsClientEvents> {
     for (const [name, value] of Object.entries({ applicationId: options.applicationId, environmentId: options.environmentId, configurationProfileId: options.configurationProfileId })) {
       problems.check(typeof value === 'string' && value !== '', `${name} must name the AppConfig ${name.replace(/Id$/, '')} (given ${JSON.stringify(value)})`);
     }
-    problems.throwIfAny((list) => new FlagsError(`invalid flags client options:\n${list.map((problem) => `  - ${problem}`).join('\n')}`, 'BadOptions'));
+    problems.throwIfAny((list) => new FlagsError(`invalid flags client options:\n${formatProblems(list)}`, 'BadOptions'));
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
