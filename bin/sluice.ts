@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --import tsx
-// sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`) and the event-stream
-// CLI (`npx sluice stream status|replay`). A thin shell over lib/runtime/release/cli and
+// sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`), the event-stream
+// CLI (`npx sluice stream status|replay`) and the feature-flag CLI (`npx sluice flags list|set|ramp`). A thin shell over lib/runtime/release/cli and
 // lib/runtime/stream/cli: real AWS clients, the system clock, the terminal, and (for a release)
 // SIGINT/SIGTERM wired to a safe stop.
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
@@ -14,6 +14,7 @@ if (process.argv[2] === 'guard') {
 }
 import { appendFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
+import { AppConfigClient } from '@aws-sdk/client-appconfig';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -21,6 +22,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { appFlags } from '../lib/runtime/app/flags.ts';
+import { flagsCommandsSummary } from '../lib/runtime/flags/cli/parse-flags-args.ts';
+import { runFlagsCli } from '../lib/runtime/flags/cli/run-flags-cli.ts';
 import { runGuardCli } from '../lib/runtime/guard/cli/run-guard-cli.ts';
 import { systemClock } from '../lib/runtime/clock.ts';
 import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
@@ -52,6 +56,15 @@ if (argv[0] === 'stream') {
       }
     },
   });
+} else if (argv[0] === 'flags') {
+  // No signal handling: a killed `set` leaves its deployment to AppConfig, and a ramp is rerun (the deployed value is the truth).
+  process.exitCode = await runFlagsCli(argv.slice(1), {
+    clients: (region) => ({ cloudFormation: new CloudFormationClient({ region }), appConfig: new AppConfigClient({ region }), cloudWatch: new CloudWatchClient({ region }) }),
+    definitions: appFlags,
+    clock: systemClock,
+    stdout,
+    stderr,
+  });
 } else {
   const interrupt = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -78,8 +91,8 @@ if (argv[0] === 'stream') {
     appendSummary: (path, markdown) => appendFile(path, markdown),
     signal: interrupt.signal,
   });
-  // The release CLI's usage covers its own commands; the stream and guard commands are listed after it.
+  // The release CLI's usage covers its own commands; the stream, flags and guard commands are listed after it.
   if (process.exitCode === 0 && (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h'))) {
-    stdout(`\n${streamCommandsSummary}\n\n${guardCommandSummary}`);
+    stdout(`\n${streamCommandsSummary}\n\n${flagsCommandsSummary}\n\n${guardCommandSummary}`);
   }
 }
