@@ -64,7 +64,8 @@ export async function runFlagsCli(argv: readonly string[], cli: FlagsCliEnvironm
       cli.stderr(`sluice: ${error.message}${written ? ' (the new hosted version was created but not deployed)' : '; nothing was changed'}`);
       return FlagsExitCode.deploymentInProgress;
     }
-    if (error instanceof FlagsCliInputError || (!written && error instanceof Error)) {
+    // Before the first hosted version, whatever failed changed nothing: bad input, with what to check.
+    if (!written) {
       const message = error instanceof Error ? error.message : String(error);
       cli.stderr(`sluice: ${message}${error instanceof FlagsCliInputError || /nothing was changed/.test(message) ? '' : '; nothing was changed'}`);
       return FlagsExitCode.badInput;
