@@ -4,14 +4,19 @@
 // EVENT_STREAM_NAME (both always in /etc/sluice/env, whoever consumes them), and stops gracefully on
 // SIGTERM within the unit's 30 s TimeoutStopSec. With a database (DATABASE_URL, or
 // DATABASE_SECRET_ARN on an instance) it refuses to start while the journal is behind the
-// migration the release's manifest.json requires.
+// migration the release's manifest.json requires. Feature flags come from the AppConfig
+// configuration named by FLAGS_APPLICATION_ID, FLAGS_ENVIRONMENT_ID and
+// FLAGS_CONFIGURATION_PROFILE_ID (without them: the code defaults).
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
 // is not for the people reading a release's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { join } from 'node:path';
+import { AppConfigDataClient } from '@aws-sdk/client-appconfigdata';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { prepareAppDatabase } from '../lib/runtime/app/app-database.ts';
+import { appFlags } from '../lib/runtime/app/flags.ts';
 import { WebApp } from '../lib/runtime/app/web-app.ts';
+import { flagsFromEnvironment, type InstanceFlags } from '../lib/runtime/flags/flags-from-environment.ts';
 import { jsonLogger } from '../lib/runtime/json-logger.ts';
 import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
 
@@ -29,6 +34,16 @@ try {
   logger.log('error', 'web.database_refused', { reason: (error as Error).message });
   process.exit(1);
 }
+let flags: InstanceFlags;
+try {
+  flags = flagsFromEnvironment(process.env, { client: () => new AppConfigDataClient({}), definitions: appFlags, logger: jsonLogger({ component: 'flags' }) });
+} catch (error) {
+  logger.log('error', 'web.misconfigured', { reason: (error as Error).message });
+  process.exit(1);
+}
+// Resolves after the first refresh, whether AppConfig answered or not (each call is bounded), so the
+// first requests see the deployed values when AppConfig is up and the code defaults when it is not.
+await flags.start();
 const app = new WebApp({
   version: process.env.SLUICE_VERSION ?? 'unknown',
   port: Number(process.env.APP_PORT ?? process.env.PORT ?? 8080),
@@ -39,12 +54,13 @@ const app = new WebApp({
     kinesis: createKinesisClient(process.env),
     streamName: process.env.EVENT_STREAM_NAME!,
   },
+  flags,
 });
 await app.start();
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     // 25 s of the unit's 30: the ALB has already drained this target when a release stops it, and
     // a POST still in flight (its SendMessage or PutRecord included) gets that long to finish.
-    void app.stop({ deadlineMs: 25_000 }).then(() => process.exit(0));
+    void Promise.all([app.stop({ deadlineMs: 25_000 }), flags.stop()]).then(() => process.exit(0));
   });
 }

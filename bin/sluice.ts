@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 // sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`), the event-stream
-// CLI (`npx sluice stream status|replay`) and the migration CLI (`npx sluice migrate …`). A thin shell over lib/runtime/release/cli and
+// CLI (`npx sluice stream status|replay`), the migration CLI (`npx sluice migrate …`) and the feature-flag CLI (`npx sluice flags list|set|ramp`). A thin shell over lib/runtime/release/cli and
 // lib/runtime/stream/cli: real AWS clients, the system clock, the terminal, and (for a release)
 // SIGINT/SIGTERM wired to a safe stop.
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
@@ -16,6 +16,7 @@ import { appendFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline/promises';
+import { AppConfigClient } from '@aws-sdk/client-appconfig';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -23,6 +24,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { appFlags } from '../lib/runtime/app/flags.ts';
+import { flagsCommandsSummary } from '../lib/runtime/flags/cli/parse-flags-args.ts';
+import { runFlagsCli } from '../lib/runtime/flags/cli/run-flags-cli.ts';
 import { runGuardCli } from '../lib/runtime/guard/cli/run-guard-cli.ts';
 import { systemClock } from '../lib/runtime/clock.ts';
 import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
@@ -64,6 +68,15 @@ if (argv[0] === 'migrate') {
       }
     },
   });
+} else if (argv[0] === 'flags') {
+  // No signal handling: a killed `set` leaves its deployment to AppConfig, and a ramp is rerun (the deployed value is the truth).
+  process.exitCode = await runFlagsCli(argv.slice(1), {
+    clients: (region) => ({ cloudFormation: new CloudFormationClient({ region }), appConfig: new AppConfigClient({ region }), cloudWatch: new CloudWatchClient({ region }) }),
+    definitions: appFlags,
+    clock: systemClock,
+    stdout,
+    stderr,
+  });
 } else {
   const interrupt = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -90,8 +103,8 @@ if (argv[0] === 'migrate') {
     appendSummary: (path, markdown) => appendFile(path, markdown),
     signal: interrupt.signal,
   });
-  // The release CLI's usage covers its own commands; the stream and guard commands are listed after it.
+  // The release CLI's usage covers its own commands; the stream, flags and guard commands are listed after it.
   if (process.exitCode === 0 && (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h'))) {
-    stdout(`\n${streamCommandsSummary}\n\n${migrateCommandsSummary}\n\n${guardCommandSummary}`);
+    stdout(`\n${streamCommandsSummary}\n\n${migrateCommandsSummary}\n\n${flagsCommandsSummary}\n\n${guardCommandSummary}`);
   }
 }

@@ -51,6 +51,14 @@ describe.concurrent('bin/sluice.ts', () => {
       + '            3 bad input (nothing written); 4 not confirmed (nothing written).\n');
   });
 
+  it('--help lists the flags commands, and flags set refuses an unknown flag with exit 3 before any AWS call', async ({ expect }) => {
+    const help = await sluice('--help');
+    expect(help.stdout).toContain('\nFeature flags (sluice flags --help for the options):\n  sluice flags list [--stage S]');
+    const run = await sluice('flags', 'set', 'jobs-batch-submt', '--on');
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toBe('sluice: unknown flag "jobs-batch-submt": did you mean "jobs-batch-submit"? (declared in lib/runtime/app/flags.ts: jobs-batch-submit)\n');
+  });
+
   it('stream replay with a malformed --from: exit 3 with a one-line message, before any AWS call', async ({ expect }) => {
     const run = await sluice('stream', 'replay', '--from', '12x');
     expect(run.exitCode).toBe(3);

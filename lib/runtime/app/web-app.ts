@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { appFlags } from './flags.ts';
 import type { Logger } from '../json-logger.ts';
 import { readJsonBody } from './json-request-body.ts';
 import { type StreamEvent, streamEventProblems } from './stream-event.ts';
@@ -18,6 +19,18 @@ export interface EventStreamProducer {
   readonly kinesis: KinesisClient;
   readonly streamName: string;
 }
+
+/** Decides a feature flag for one user without I/O; the flags client (lib/runtime/flags) is one. */
+export interface FeatureFlagCheck {
+  isEnabled(flag: string, context: { readonly userId: string }): boolean;
+}
+
+/** The flag that lets `POST /jobs` take an array of work items (lib/runtime/app/flags.ts). */
+export const BATCH_SUBMIT_FLAG = 'jobs-batch-submit';
+/** SendMessageBatch takes at most 10 entries. */
+export const MAX_BATCH_ITEMS = 10;
+/** Who a request is for, as far as a rollout goes; requests without it count as one user, "anonymous". */
+export const USER_ID_HEADER = 'x-user-id';
 
 export interface WebAppOptions {
   /** The release this process runs; `/health` and `/version` report it and the release verifies it. */
@@ -37,6 +50,11 @@ export interface WebAppOptions {
    * @default 10000
    */
   readonly producerTimeoutMs?: number;
+  /**
+   * Feature flags, decided per request for the user in the x-user-id header.
+   * @default - every flag answers its code default from the flag file
+   */
+  readonly flags?: FeatureFlagCheck;
 }
 
 /**
@@ -139,10 +157,18 @@ export class WebApp {
 
   // --- POST /jobs: the guaranteed-delivery path ----------------------------------------------
 
-  /** 202 only once SQS has the job; any failure to enqueue is a 503, never a 202 for a lost job. */
+  /**
+   * 202 only once SQS has the job; any failure to enqueue is a 503, never a 202 for a lost job. With
+   * the flag jobs-batch-submit on for the caller, an array of 1–10 jobs is enqueued in one
+   * SendMessageBatch.
+   */
   private async postJob(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const body = await this.readBody(request, response, workItemProblems);
+    const body = await this.readBody(request, response, (value) => (Array.isArray(value) ? [] : workItemProblems(value)));
     if (body === undefined) return;
+    if (Array.isArray(body.value)) {
+      await this.postJobs(request, response, body.value);
+      return;
+    }
     if (NOT_ALLOWED_IN_SQS.test(body.text)) {
       this.refuse(response, '/jobs', 400, 'the body holds U+FFFE or U+FFFF, which SQS does not accept: write them as \\uFFFE or \\uFFFF');
       return;
@@ -157,6 +183,65 @@ export class WebApp {
       this.json(response, 202, { messageId: MessageId });
     } catch (error) {
       this.unavailable(response, 'the work queue', error);
+    }
+  }
+
+  /** The array form: refused unless the flag is on for this user; each job checked as a single one would be. */
+  private async postJobs(request: IncomingMessage, response: ServerResponse, items: readonly unknown[]): Promise<void> {
+    const header = request.headers[USER_ID_HEADER];
+    const userId = (Array.isArray(header) ? header[0] : header) || 'anonymous';
+    if (!this.flagEnabled(BATCH_SUBMIT_FLAG, userId)) {
+      // Phrased as a single job's refusal first: for this user the array form does not exist (yet).
+      const problems = workItemProblems(items);
+      this.refuse(response, '/jobs', 400, `${problems[0]}: an array of jobs needs the feature flag ${BATCH_SUBMIT_FLAG}, which is off for user "${userId}"; send one job per request`, { problems });
+      return;
+    }
+    const bodies = items.map((item) => JSON.stringify(item));
+    const problems = [
+      ...(items.length < 1 || items.length > MAX_BATCH_ITEMS ? [`the array must hold 1 to ${MAX_BATCH_ITEMS} jobs, SendMessageBatch's limit (given ${items.length})`] : []),
+      ...items.flatMap((item, index) => workItemProblems(item).map((problem) => `[${index}]: ${problem}`)),
+      ...bodies.flatMap((text, index) => (NOT_ALLOWED_IN_SQS.test(text) ? [`[${index}]: holds U+FFFE or U+FFFF, which SQS does not accept`] : [])),
+    ];
+    if (problems.length > 0) {
+      this.refuse(response, '/jobs', 400, problems.join('; '), { problems });
+      return;
+    }
+    try {
+      const { Successful = [], Failed = [] } = await this.options.workQueue.sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: this.options.workQueue.queueUrl, Entries: bodies.map((text, index) => ({ Id: String(index), MessageBody: text })) }),
+        { abortSignal: AbortSignal.timeout(this.options.producerTimeoutMs ?? 10_000) },
+      );
+      const messageIds = bodies.map((_text, index) => Successful.find((entry) => entry.Id === String(index))?.MessageId);
+      this.options.logger.log('info', 'jobs_enqueued', { count: Successful.length, failed: Failed.length, userId });
+      if (Failed.length === 0) {
+        this.json(response, 202, { messageIds });
+        return;
+      }
+      // Some are on the queue and some not: say which, so that the client resends only the failed ones.
+      this.json(
+        response,
+        503,
+        {
+          error: `${Failed.length} of ${bodies.length} jobs were not enqueued; resend only those (failed) in ${RETRY_AFTER_SECONDS} seconds`,
+          messageIds,
+          failed: Failed.map((entry) => ({ index: Number(entry.Id), code: entry.Code })),
+          retryAfterSeconds: RETRY_AFTER_SECONDS,
+        },
+        { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+      );
+    } catch (error) {
+      this.unavailable(response, 'the work queue', error);
+    }
+  }
+
+  /** A flag check never fails a request: a throwing check counts as the flag's code default. */
+  private flagEnabled(flag: string, userId: string): boolean {
+    const fallback = appFlags.find((definition) => definition.name === flag)?.default ?? false;
+    try {
+      return this.options.flags ? this.options.flags.isEnabled(flag, { userId }) : fallback;
+    } catch (error) {
+      this.options.logger.log('error', 'web.flag_check_failed', { flag, error });
+      return fallback;
     }
   }
 

@@ -1,5 +1,7 @@
 // Errors shaped like the ones the SDK deserializes from a real response: the service's modelled
 // exception class when it has one (so `name`, `$fault` and instanceof match), else its base class.
+import * as appConfig from '@aws-sdk/client-appconfig';
+import * as appConfigData from '@aws-sdk/client-appconfigdata';
 import * as autoScaling from '@aws-sdk/client-auto-scaling';
 import * as cloudFormation from '@aws-sdk/client-cloudformation';
 import * as cloudWatch from '@aws-sdk/client-cloudwatch';
@@ -7,7 +9,7 @@ import * as elbv2 from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as s3 from '@aws-sdk/client-s3';
 import * as ssm from '@aws-sdk/client-ssm';
 
-export type ServiceName = 'elbv2' | 'ssm' | 'cloudWatch' | 'autoScaling' | 'cloudFormation' | 's3';
+export type ServiceName = 'elbv2' | 'ssm' | 'cloudWatch' | 'autoScaling' | 'cloudFormation' | 's3' | 'appConfig' | 'appConfigData';
 
 type ExceptionClass = new (options: { name: string; message: string; $fault: 'client' | 'server'; $metadata: { httpStatusCode: number; requestId: string } }) => Error;
 
@@ -18,6 +20,8 @@ const services: Record<ServiceName, { readonly module: Record<string, unknown>; 
   autoScaling: { module: autoScaling, base: autoScaling.AutoScalingServiceException as unknown as ExceptionClass },
   cloudFormation: { module: cloudFormation, base: cloudFormation.CloudFormationServiceException as unknown as ExceptionClass },
   s3: { module: s3, base: s3.S3ServiceException as unknown as ExceptionClass },
+  appConfig: { module: appConfig, base: appConfig.AppConfigServiceException as unknown as ExceptionClass },
+  appConfigData: { module: appConfigData, base: appConfigData.AppConfigDataServiceException as unknown as ExceptionClass },
 };
 
 let requestCounter = 0;

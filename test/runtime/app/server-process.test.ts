@@ -60,7 +60,7 @@ describe('bin/server.ts', () => {
     const { queueUrl } = await sqs.createQueue({ maxReceiveCount: 0 });
     const streamName = await kinesis.createStream();
     const port = await freePort();
-    const { child } = startServer({
+    const { child, output } = startServer({
       APP_PORT: String(port),
       SLUICE_VERSION: 'b2c3d4e',
       WORK_QUEUE_URL: queueUrl,
@@ -84,5 +84,16 @@ describe('bin/server.ts', () => {
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
+    // No FLAGS_* variables: the code defaults, said once rather than per request.
+    expect(output().match(/"event":"flags.code_defaults"/g)).toHaveLength(1);
+  });
+});
+
+describe('bin/server.ts feature flags', () => {
+  it('exits 1 naming what is missing when only part of the FLAGS_* variables is set', async () => {
+    const { child, output } = startServer({ APP_PORT: String(await freePort()), WORK_QUEUE_URL: 'http://127.0.0.1:1/q', EVENT_STREAM_NAME: 'events', FLAGS_APPLICATION_ID: 'app1234' });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output()).toContain('"reason":"FLAGS_ENVIRONMENT_ID and FLAGS_CONFIGURATION_PROFILE_ID must be set beside FLAGS_APPLICATION_ID (the stack writes all three to /etc/sluice/env), or none of them for code defaults"');
   });
 });

@@ -154,7 +154,7 @@ describe('WebApp: POST /jobs', () => {
   it.each([
     ['not JSON', '{"type": "send-invoice",', /^the body is not valid JSON: /],
     ['empty', '', /^the body is empty: send a JSON object$/],
-    ['an array', '[{"type":"send-invoice"}]', /^the body must be a JSON object \(given an array\)$/],
+    ['an array', '[{"type":"send-invoice"}]', /^the body must be a JSON object \(given an array\): an array of jobs needs the feature flag jobs-batch-submit, which is off/],
     ['a string', '"send-invoice"', /^the body must be a JSON object \(given "send-invoice"\)$/],
     ['without a type', '{"invoiceId":7}', /^type must be a non-empty string naming the work, e.g. "send-invoice" \(given nothing\)$/],
     ['with a numeric type', '{"type":42}', /^type must be a non-empty string naming the work, e.g. "send-invoice" \(given 42\)$/],
@@ -348,5 +348,52 @@ describe('WebApp: stop', () => {
     await stopped;
     expect((await sqs.receiveAll(queueUrl)).map((message) => [message.MessageId, message.Body])).toEqual([[answer.json.messageId, body]]);
     expect(app.stop()).toBe(stopped);
+  });
+});
+
+describe('WebApp: POST /jobs with the feature flag jobs-batch-submit', () => {
+  /** A flag check that is on only for the given users, recording what it was asked. */
+  function flagsOnFor(...users: string[]) {
+    const asked: Array<[string, string]> = [];
+    return { asked, isEnabled: (flag: string, { userId }: { userId: string }) => (asked.push([flag, userId]), users.includes(userId)) };
+  }
+  const jobs = [{ type: 'send-invoice', invoiceId: 1 }, { type: 'send-invoice', invoiceId: 2 }, { type: 'refund', orderId: 'o-3' }];
+
+  it('enqueues an array of jobs in one batch for a user the flag is on for, and answers each message id in order', async () => {
+    const flags = flagsOnFor('user-in');
+    const port = await startApp({ flags });
+    const answer = await send(port, '/jobs', { body: JSON.stringify(jobs), headers: { 'x-user-id': 'user-in' } });
+    expect(answer.status).toBe(202);
+    expect(flags.asked).toEqual([['jobs-batch-submit', 'user-in']]);
+    const ids = answer.json.messageIds as string[];
+    expect(ids).toHaveLength(3);
+    const messages = await sqs.receiveAll(queueUrl);
+    expect(new Map(messages.map((message) => [message.MessageId, JSON.parse(message.Body!)]))).toEqual(new Map(ids.map((id, index) => [id, jobs[index]])));
+  });
+
+  it('refuses the array form with 400 naming the flag when it is off for the user, and enqueues nothing', async () => {
+    const port = await startApp({ flags: flagsOnFor('someone-else') });
+    const answer = await send(port, '/jobs', { body: JSON.stringify(jobs), headers: { 'x-user-id': 'user-out' } });
+    expect(answer).toMatchObject({ status: 400, json: { error: 'the body must be a JSON object (given an array): an array of jobs needs the feature flag jobs-batch-submit, which is off for user "user-out"; send one job per request' } });
+    await expectQueueEmpty();
+    // A single job does not depend on the flag.
+    expect((await send(port, '/jobs', { body: JSON.stringify(jobs[0]), headers: { 'x-user-id': 'user-out' } })).status).toBe(202);
+  });
+
+  it('without a flags client answers the code default (off, shipped dark)', async () => {
+    const port = await startApp();
+    expect((await send(port, '/jobs', { body: JSON.stringify(jobs) })).json.error).toMatch(/needs the feature flag jobs-batch-submit, which is off for user "anonymous"/);
+    await expectQueueEmpty();
+  });
+
+  it('refuses an empty array, more than 10 jobs, and names each job that is not one', async () => {
+    const port = await startApp({ flags: flagsOnFor('anonymous') });
+    expect((await send(port, '/jobs', { body: '[]' })).json.error).toBe("the array must hold 1 to 10 jobs, SendMessageBatch's limit (given 0)");
+    const eleven = Array.from({ length: 11 }, () => jobs[0]);
+    expect((await send(port, '/jobs', { body: JSON.stringify(eleven) })).json.error).toBe("the array must hold 1 to 10 jobs, SendMessageBatch's limit (given 11)");
+    const answer = await send(port, '/jobs', { body: JSON.stringify([jobs[0], { invoiceId: 2 }, 'x']) });
+    expect(answer.status).toBe(400);
+    expect(answer.json.problems).toEqual(['[1]: type must be a non-empty string naming the work, e.g. "send-invoice" (given nothing)', '[2]: the body must be a JSON object (given "x")']);
+    await expectQueueEmpty();
   });
 });
