@@ -134,6 +134,7 @@ describe('GithubOidc', () => {
         Action: [
           'autoscaling:DescribeAutoScalingInstances',
           'autoscaling:DescribeInstanceRefreshes',
+          'cloudwatch:GetMetricData',
           'elasticloadbalancing:DescribeTargetGroupAttributes',
           'elasticloadbalancing:DescribeTargetGroups',
           'elasticloadbalancing:DescribeTargetHealth',
@@ -142,6 +143,8 @@ describe('GithubOidc', () => {
         ],
         Resource: '*',
       },
+      // The release marker: metrics in the sluice namespace only.
+      { Sid: 'PublishReleaseMarker', Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'sluice' } } },
       { Sid: 'MoveTargetsOfStageTargetGroups', Effect: 'Allow', Action: ['elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:RegisterTargets'], Resource: arn('elasticloadbalancing', 'targetgroup/*/*'), Condition: stageTag },
       { Sid: 'HoldStageGroups', Effect: 'Allow', Action: ['autoscaling:ResumeProcesses', 'autoscaling:SuspendProcesses'], Resource: arn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*'), Condition: stageTag },
       { Sid: 'RunShellScriptDocument', Effect: 'Allow', Action: 'ssm:SendCommand', Resource: 'arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript' },

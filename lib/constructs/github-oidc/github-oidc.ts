@@ -1,6 +1,7 @@
 import { Aws, type Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from '../../runtime/metric-contract.ts';
 import { currentVersionParameterName, schemaVersionParameterName, stackName } from '../../runtime/stack-contract.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_DEFAULTS, GITHUB_OIDC_URL } from './github-oidc-defaults.ts';
@@ -163,7 +164,8 @@ export class GithubOidc extends Construct {
    *   CancelCommand, and GetParameter, PutParameter on `/sluice/<stage>/current-version`;
    * - SSM GetParameter on `/sluice/<stage>/schema-version` (a release refuses a version whose
    *   migrations the database lacks);
-   * - CloudWatch DescribeAlarms (the release gate and any `--alarm`);
+   * - CloudWatch DescribeAlarms (the release gate and any `--alarm`), PutMetricData in the namespace
+   *   `sluice` only (the release marker) and GetMetricData (the before/after report);
    * - DynamoDB GetItem, PutItem, UpdateItem, DeleteItem, Query on the release tables.
    */
   private grantRelease(role: iam.Role): void {
@@ -173,6 +175,7 @@ export class GithubOidc extends Construct {
       actions: [
         'autoscaling:DescribeAutoScalingInstances',
         'autoscaling:DescribeInstanceRefreshes',
+        'cloudwatch:GetMetricData',
         'elasticloadbalancing:DescribeTargetGroupAttributes',
         'elasticloadbalancing:DescribeTargetGroups',
         'elasticloadbalancing:DescribeTargetHealth',
@@ -181,9 +184,17 @@ export class GithubOidc extends Construct {
       ],
       resources: ['*'],
     }));
+    // The release marker: PutMetricData has no resource type either; the namespace condition keeps
+    // the role from writing any metric but sluice's own.
+    role.addToPolicy(new iam.PolicyStatement({
+      sid: 'PublishReleaseMarker',
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+    }));
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ELBv2 DescribeTargetHealth/DescribeTargetGroups/DescribeTargetGroupAttributes, Auto Scaling DescribeAutoScalingInstances/DescribeInstanceRefreshes and SSM GetCommandInvocation/CancelCommand have no resource types in the Service Authorization Reference, so IAM accepts only "*" for them; they read state or cancel a command, and change no resource.',
+      reason: 'ELBv2 DescribeTargetHealth/DescribeTargetGroups/DescribeTargetGroupAttributes, Auto Scaling DescribeAutoScalingInstances/DescribeInstanceRefreshes, SSM GetCommandInvocation/CancelCommand and CloudWatch GetMetricData/PutMetricData have no resource types in the Service Authorization Reference, so IAM accepts only "*" for them; they read state, cancel a command, or (PutMetricData) write metrics only in the sluice namespace (cloudwatch:namespace condition), and change no resource.',
     });
 
     // CloudFormation generates the target group's and the group's names (a target group's is cut to

@@ -168,3 +168,56 @@ export interface ReleasePorts {
   readonly guard: InstanceGuard;
   readonly store: ReleaseStore;
 }
+
+// --- observability: the release marker, the before/after report, the zones --------------------
+
+/** Why a release marker was published: the dashboard overlays all four on the same graphs. */
+export type ReleaseMarkerKind = 'start' | 'switch' | 'rollback' | 'end';
+
+export interface ReleaseMarkerEvent {
+  readonly kind: ReleaseMarkerKind;
+  /** When it happened (ms since epoch): the data point's timestamp. */
+  readonly at: number;
+  /** The target that switched (kind `switch`). */
+  readonly targetId?: string;
+}
+
+/** Publishes one data point per release event, for the dashboard's release overlay. */
+export interface ReleaseMarker {
+  /** Throws when publishing failed after its retries; the engine only warns. */
+  publish(event: ReleaseMarkerEvent, signal?: AbortSignal): Promise<void>;
+}
+
+/** A span of whole minutes: `startMs` inclusive, `endMs` exclusive, as GetMetricData reads them. */
+export interface TimeWindow {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** The metrics the release report compares. */
+export type ReportMetric = 'p99-latency' | '5xx-rate' | 'job-failure-rate';
+
+/** One metric over one window. */
+export interface MetricReading {
+  /** p99 in milliseconds, or a rate from 0 to 1; undefined without data. */
+  readonly value?: number;
+  /** One-minute periods in the window that had data. */
+  readonly datapoints: number;
+  /** What the value is computed from: requests (p99 latency, 5xx rate) or jobs (job failure rate). */
+  readonly samples: number;
+  /** Set when the metric could not be read (e.g. CloudWatch answered Forbidden for one of its series). */
+  readonly problem?: string;
+}
+
+export type WindowReadings = Readonly<Record<ReportMetric, MetricReading>>;
+
+/** Reads the report's metrics for the stage over one window. */
+export interface ReleaseMetrics {
+  read(window: TimeWindow, signal?: AbortSignal): Promise<WindowReadings>;
+}
+
+/** Where each target runs, for `--by-zone`. */
+export interface ZoneLookup {
+  /** Availability Zone per target id; targets it cannot place are left out. */
+  zonesOf(targetIds: readonly string[], signal?: AbortSignal): Promise<Map<string, string>>;
+}

@@ -6,11 +6,17 @@ export interface BudgetInput {
   readonly timings: PoolTimings;
   readonly installMs: number;
   readonly bakeMs: number;
+  /** `--by-zone`: targets per zone, in release order; each zone is its own set of waves. @default - one set for the fleet */
+  readonly zoneSizes?: readonly number[];
+  /** Waiting for the report's metrics, once per zone (or once). @default 0 — no report */
+  readonly reportWaitMs?: number;
 }
 
 export interface ReleaseBudget {
-  /** Targets moved together: ceil(targets / maxUnavailable). */
+  /** Targets moved together: ceil(targets / maxUnavailable), summed over the zones with zoneSizes. */
   readonly waves: number;
+  /** Reports waited for: one per zone, or one; 0 without reportWaitMs. */
+  readonly reports: number;
   /** drain + install + healthy (threshold × interval) + bake. */
   readonly perTargetMs: number;
   readonly totalMs: number;
@@ -18,9 +24,12 @@ export interface ReleaseBudget {
   readonly warnings: string[];
 }
 
-/** The time a release needs at best: waves × (drain + install + healthy + bake). */
+/** The time a release needs at best: waves × (drain + install + healthy + bake) + reports × report wait. */
 export function releaseBudget(input: BudgetInput): ReleaseBudget {
-  const waves = input.targets === 0 ? 0 : Math.ceil(input.targets / Math.max(1, input.maxUnavailable));
+  const perBatch = (targets: number) => (targets === 0 ? 0 : Math.ceil(targets / Math.max(1, input.maxUnavailable)));
+  // A zone's last wave need not be full, and the next zone does not start until it is done.
+  const waves = input.zoneSizes ? input.zoneSizes.reduce((sum, size) => sum + perBatch(size), 0) : perBatch(input.targets);
+  const reports = input.reportWaitMs && input.targets > 0 ? (input.zoneSizes?.length ?? 1) : 0;
   const perTargetMs = input.timings.drainMs + input.installMs + input.timings.healthyMs + input.bakeMs;
   const warnings: string[] = [];
   const { drainMs, healthyMs } = input.timings;
@@ -33,5 +42,5 @@ export function releaseBudget(input: BudgetInput): ReleaseBudget {
   if (waves > 1 && waves * perTargetMs >= 30 * 60_000) {
     warnings.push(`the release takes at least ${Math.round((waves * perTargetMs) / 60_000)} minutes: raise --max-unavailable if capacity allows`);
   }
-  return { waves, perTargetMs, totalMs: waves * perTargetMs, warnings };
+  return { waves, reports, perTargetMs, totalMs: waves * perTargetMs + reports * (input.reportWaitMs ?? 0), warnings };
 }

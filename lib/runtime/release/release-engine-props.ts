@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { MaxUnavailable } from './capacity.ts';
 import type { Clock } from '../clock.ts';
-import type { ReleasePorts } from './ports.ts';
+import type { ReleaseMarker, ReleaseMetrics, ReleasePorts, ZoneLookup } from './ports.ts';
+import type { ReportMinimums } from './release-report.ts';
 
 export interface ReleaseEngineProps extends ReleasePorts {
   readonly clock: Clock;
@@ -67,6 +68,37 @@ export interface ReleaseEngineProps extends ReleasePorts {
    * @default - a random UUID
    */
   readonly releaseId?: string;
+  /**
+   * Publishes a release marker when the rollout starts, when each target switches (release or
+   * rollback), when a rollback starts and when the release ends. A failed publish is a warning.
+   * @default - no markers (HAProxy mode)
+   */
+  readonly marker?: ReleaseMarker;
+  /**
+   * Reads the metrics of the before/after report, made after the bake of the last target (and,
+   * with `zones`, of each zone's last target). Needs a bake that holds a whole minute.
+   * @default - no report
+   */
+  readonly metrics?: ReleaseMetrics;
+  /**
+   * With `metrics`: fail and roll back when a metric got worse by more than this percentage.
+   * @default - the report only informs
+   */
+  readonly maxRegressionPercent?: number;
+  /** How much data a window needs before a metric is judged. @default - see ReportMinimums */
+  readonly reportMinimums?: ReportMinimums;
+  /**
+   * How long after the report's window ends before it is read: the app's metrics reach CloudWatch
+   * through its logs, and a minute's datapoint can be queried only some seconds after it closes.
+   * @default 60 seconds
+   */
+  readonly metricsDelayMs?: number;
+  /**
+   * Release one Availability Zone at a time (zones in name order, targets without a known zone
+   * last), with the report between zones: a bad version is caught while the other zones serve the old one.
+   * @default - the whole fleet as one
+   */
+  readonly zones?: ZoneLookup;
 }
 
 /** ReleaseEngineProps with every default applied. */
@@ -87,6 +119,12 @@ export interface ResolvedReleaseEngineProps extends ReleasePorts {
   /** Undefined: the time run() is called. */
   readonly requestedAt: number | undefined;
   readonly releaseId: string;
+  readonly marker: ReleaseMarker | undefined;
+  readonly metrics: ReleaseMetrics | undefined;
+  readonly maxRegressionPercent: number | undefined;
+  readonly reportMinimums: ReportMinimums | undefined;
+  readonly metricsDelayMs: number;
+  readonly zones: ZoneLookup | undefined;
 }
 
 export function resolveReleaseEngineProps(props: ReleaseEngineProps): ResolvedReleaseEngineProps {
@@ -110,5 +148,11 @@ export function resolveReleaseEngineProps(props: ReleaseEngineProps): ResolvedRe
     supersede: props.supersede ?? false,
     requestedAt: props.requestedAt,
     releaseId: props.releaseId ?? randomUUID(),
+    marker: props.marker,
+    metrics: props.metrics,
+    maxRegressionPercent: props.maxRegressionPercent,
+    reportMinimums: props.reportMinimums,
+    metricsDelayMs: props.metricsDelayMs ?? 60_000,
+    zones: props.zones,
   };
 }

@@ -10,12 +10,16 @@ import {
   SupersededError,
   VersionMismatchError,
 } from './errors.ts';
-import type { JournalTarget, LockState, ReleaseOutcome, ReleaseRecord, TargetStatus, TargetStep } from './ports.ts';
+import { formatDuration } from '../duration.ts';
+import type { JournalTarget, LockState, ReleaseMarkerKind, ReleaseOutcome, ReleaseRecord, TargetStatus, TargetStep } from './ports.ts';
 import { type ReleaseEngineProps, resolveReleaseEngineProps, type ResolvedReleaseEngineProps } from './release-engine-props.ts';
 import { acquireReleaseLock, LockHeartbeat } from './release-lock.ts';
+import { compareWindows, MetricRegressionError, type ReleaseReport, reportWindows } from './release-report.ts';
+import { UNKNOWN_ZONE, type ZoneBatch, zoneBatches } from './zone-batches.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 
 export type { ReleaseEngineProps } from './release-engine-props.ts';
+export type { ZoneBatch } from './zone-batches.ts';
 
 export type Direction = 'release' | 'rollback' | 'repair';
 
@@ -52,6 +56,10 @@ export interface ReleaseResult {
   readonly failure?: ReleaseFailure;
   readonly rollbackFailures: ReleaseFailure[];
   readonly supersededBy?: string;
+  /** Every before/after report made, in order (one per zone with `zones`). */
+  readonly reports?: readonly ReleaseReport[];
+  /** With `zones`: the zones in the order they were released. */
+  readonly zones?: readonly ZoneBatch[];
 }
 
 export interface ReleaseEvents extends Record<string, unknown> {
@@ -63,7 +71,11 @@ export interface ReleaseEvents extends Record<string, unknown> {
     readonly targets: { readonly targetId: string; readonly state: string; readonly version?: string }[];
     readonly toRelease: string[];
     readonly rules: CapacityRules;
+    /** With `zones`: the zones in release order. */
+    readonly zones?: readonly ZoneBatch[];
   };
+  'zone-started': { readonly zone: string; readonly index: number; readonly zoneCount: number; readonly targets: readonly string[] };
+  report: ReleaseReport;
   'step-started': { readonly targetId: string; readonly step: TargetStep; readonly direction: Direction; readonly version: string; readonly at: number };
   step: { readonly targetId: string; readonly step: TargetStep; readonly direction: Direction; readonly version: string; readonly startedAt: number; readonly durationMs: number };
   'target-done': { readonly targetId: string; readonly direction: Direction; readonly version: string; readonly durationMs: number };
@@ -130,6 +142,8 @@ interface ReleasePlan {
   readonly rules: CapacityRules;
   /** Targets not on the version yet; those already out of service first (moving them costs no capacity). */
   readonly toRelease: readonly string[];
+  /** toRelease by zone with `zones`, else one batch of them all; each batch ends with the report. */
+  readonly batches: readonly ZoneBatch[];
 }
 
 /** A target to move from one version to another. */
@@ -162,6 +176,15 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
   private readonly fleet = new Set<string>();
   /** Targets whose instance was terminated: no longer part of the fleet. */
   private readonly gone = new Set<string>();
+  /** Release markers being published; awaited before the result. */
+  private readonly markers: Promise<void>[] = [];
+  private markedStart = false;
+  private readonly reports: ReleaseReport[] = [];
+  private zonePlan?: readonly ZoneBatch[];
+  /** When the first target was about to leave: the before window ends here. */
+  private rolloutStartedAt = 0;
+  /** When the last target turned healthy on the new version: the after window starts here. */
+  private lastSwitchAt?: number;
 
   constructor(props: ReleaseEngineProps) {
     super();
@@ -273,14 +296,17 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       .filter((target) => versions.get(target.id) !== version)
       .sort((a, b) => Number(a.state === 'healthy') - Number(b.state === 'healthy'))
       .map((target) => target.id);
+    const batches = this.props.zones ? zoneBatches(toRelease, await this.props.zones.zonesOf(toRelease, signal)) : [{ zone: UNKNOWN_ZONE, targets: toRelease }];
+    if (this.props.zones) this.zonePlan = batches;
     this.emit('plan', {
       version,
       previousVersion,
       targets: listed.map((target) => ({ targetId: target.id, state: target.state, version: versions.get(target.id) })),
       toRelease,
       rules,
+      ...(this.zonePlan ? { zones: this.zonePlan } : {}),
     });
-    return { launchVersion, previousVersion, listed, versions, rules, toRelease };
+    return { launchVersion, previousVersion, listed, versions, rules, toRelease, batches };
   }
 
   /** Fails before changing anything when the only targets to move are healthy and none may leave. */
@@ -305,15 +331,76 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
     } catch (error) {
       return { moved: [], reports: [], failures: [this.describeFailure(error, undefined)] };
     }
-    const planned = await this.moveAll(
-      plan.toRelease.map((targetId) => ({ targetId, fromVersion: plan.versions.get(targetId) ?? plan.previousVersion, toVersion: version })),
-      'release',
-      signal,
-    );
-    if (planned.failures.length > 0) return planned;
-    // Instances the group launched before the new launch version was set are caught here.
-    const late = await this.releaseLateArrivals([...skipped, ...planned.reports], signal);
-    return { moved: [...planned.moved, ...late.moved], reports: [...planned.reports, ...late.reports], failures: late.failures };
+    this.rolloutStartedAt = this.clock.now();
+    this.mark('start');
+    const moved: Move[] = [];
+    const reports: TargetReport[] = [];
+    // One batch per zone (or one for the fleet): never two zones in flight, and the report between them.
+    for (const [index, batch] of plan.batches.entries()) {
+      const batchStartedAt = this.clock.now();
+      if (this.zonePlan) this.emit('zone-started', { zone: batch.zone, index, zoneCount: plan.batches.length, targets: batch.targets });
+      const planned = await this.moveAll(
+        batch.targets.map((targetId) => ({ targetId, fromVersion: plan.versions.get(targetId) ?? plan.previousVersion, toVersion: version })),
+        'release',
+        signal,
+      );
+      moved.push(...planned.moved);
+      reports.push(...planned.reports);
+      if (planned.failures.length > 0) return { moved, reports, failures: planned.failures };
+      if (index === plan.batches.length - 1) {
+        // Instances the group launched before the new launch version was set are caught here.
+        const late = await this.releaseLateArrivals([...skipped, ...reports], signal);
+        moved.push(...late.moved);
+        reports.push(...late.reports);
+        if (late.failures.length > 0) return { moved, reports, failures: late.failures };
+      }
+      const regression = await this.compareBeforeAndAfter(this.zonePlan ? batch.zone : undefined, batchStartedAt, signal);
+      if (regression) return { moved, reports, failures: [regression] };
+    }
+    return { moved, reports, failures: [] };
+  }
+
+  /**
+   * The before/after report once the batch's last target has baked: a failure when a metric got
+   * worse by more than maxRegressionPercent. Too little data, or metrics that cannot be read, are
+   * reported and never fail the release: the alarms still guard it.
+   */
+  private async compareBeforeAndAfter(zone: string | undefined, batchStartedAt: number, signal: AbortSignal): Promise<ReleaseFailure | undefined> {
+    const { metrics, bakeMs, metricsDelayMs, maxRegressionPercent } = this.props;
+    const lastSwitchAt = this.lastSwitchAt;
+    if (!metrics || lastSwitchAt === undefined || lastSwitchAt < batchStartedAt) return undefined;
+    const which = zone === undefined ? '' : ` for zone ${zone}`;
+    const windows = reportWindows(this.rolloutStartedAt, lastSwitchAt, lastSwitchAt + bakeMs);
+    if (!windows) {
+      this.emit('warning', { message: `no release report${which}: the bake (${formatDuration(bakeMs)}) holds no whole minute after the last switch; use --bake 3m or longer` });
+      return undefined;
+    }
+    try {
+      const readAt = windows.after.endMs + metricsDelayMs;
+      if (readAt > this.clock.now()) await this.clock.sleep(readAt - this.clock.now(), signal);
+      const [before, after] = await Promise.all([metrics.read(windows.before, signal), metrics.read(windows.after, signal)]);
+      const report = compareWindows(windows, before, after, { maxRegressionPercent, minimums: this.props.reportMinimums, zone });
+      this.reports.push(report);
+      this.emit('report', report);
+      if (!report.regressed) return undefined;
+      const error = new MetricRegressionError(report);
+      return { step: 'report', reasonCode: error.reasonCode, message: error.message };
+    } catch (error) {
+      if (signal.aborted) return this.describeFailure(signal.reason, undefined);
+      this.emit('warning', { message: `no release report${which}: ${error instanceof Error ? error.message : String(error)}` });
+      return undefined;
+    }
+  }
+
+  /** Publishes a release marker without holding the release up; a failure is a warning. */
+  private mark(kind: ReleaseMarkerKind, targetId?: string): void {
+    const { marker } = this.props;
+    if (!marker) return;
+    if (kind === 'start') this.markedStart = true;
+    const event = { kind, at: this.clock.now(), ...(targetId === undefined ? {} : { targetId }) };
+    this.markers.push(marker.publish(event).catch((error: unknown) => {
+      this.emit('warning', { message: `could not publish the ${kind} release marker (the release goes on): ${error instanceof Error ? error.message : String(error)}` });
+    }));
   }
 
   /**
@@ -332,6 +419,7 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       ? []
       : moved.filter((move) => move.step !== 'preflight' && !this.gone.has(move.targetId) && !(stopped && move.step === 'done'));
     this.emit('rollback', { targets: toRollBack.map((move) => move.targetId) });
+    if (this.markedStart && toRollBack.length > 0) this.mark('rollback');
     const rollbackReports: TargetReport[] = [];
     const rollbackFailures: ReleaseFailure[] = [];
     // A fresh signal: the release's own may be aborted, and the rollback must still run to the end.
@@ -562,6 +650,11 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
       move.steps.push({ step, startedAt, durationMs: this.clock.now() - startedAt });
     }
     const { durationMs } = move.steps[move.steps.length - 1];
+    // Healthy again: from here the load balancer sends it traffic on its new version.
+    if (step === 'waiting-healthy' && move.direction !== 'repair') {
+      if (move.direction === 'release') this.lastSwitchAt = this.clock.now();
+      this.mark('switch', move.targetId);
+    }
     this.emit('step', { targetId: move.targetId, step, direction: move.direction, version: move.toVersion, startedAt, durationMs });
   }
 
@@ -631,11 +724,19 @@ export class ReleaseEngine extends TypedEmitter<ReleaseEvents> {
   private async finish(record: ReleaseRecord, outcome: ReleaseOutcome, targets: TargetReport[], rollbackFailures: ReleaseFailure[], failure: ReleaseFailure | undefined): Promise<ReleaseResult> {
     const finishedAt = this.clock.now();
     await this.props.store.finishRelease({ ...record, finishedAt, outcome, failure });
+    if (this.markedStart) this.mark('end');
+    await Promise.all(this.markers);
     return this.result({ version: record.version, previousVersion: record.previousVersion, startedAt: record.startedAt, outcome, targets, rollbackFailures, failure });
   }
 
   private result(fields: Omit<ReleaseResult, 'releaseId' | 'finishedAt'>): ReleaseResult {
-    return { releaseId: this.releaseId, finishedAt: this.clock.now(), ...fields };
+    return {
+      releaseId: this.releaseId,
+      finishedAt: this.clock.now(),
+      ...fields,
+      ...(this.reports.length > 0 ? { reports: [...this.reports] } : {}),
+      ...(this.zonePlan ? { zones: this.zonePlan } : {}),
+    };
   }
 
   private describeFailure(error: unknown, move: Move | undefined): ReleaseFailure {

@@ -68,6 +68,8 @@ export interface AutoScalingGroupSettings {
   readonly pastInstanceRefreshes?: number;
   /** Most instance refreshes per DescribeInstanceRefreshes page (AWS: MaxRecords, default 50, at most 100). @default 50 */
   readonly refreshPageSize?: number;
+  /** DescribeAutoScalingInstances page size (AWS: MaxRecords up to 50). @default 50 */
+  readonly instancePageSize?: number;
 }
 
 /** A scheduled action (PutScheduledUpdateGroupAction): at `at`, the desired capacity becomes `desiredCapacity`. */
@@ -129,6 +131,7 @@ export class SimulatedAutoScalingGroup {
   /** Every instance refresh, newest first. */
   private readonly refreshes: InstanceRefreshRecord[] = [];
   private readonly refreshPageSize: number;
+  private readonly instancePageSize: number;
   private rolling?: { readonly settings: RollingUpdateSettings; readonly old: Set<string>; grown: boolean };
   private rollingCheck?: () => void;
 
@@ -150,6 +153,7 @@ export class SimulatedAutoScalingGroup {
     this.bootMs = settings.bootMs ?? 60_000;
     this.gracePeriodMs = settings.healthCheckGracePeriodMs ?? 300_000;
     this.refreshPageSize = settings.refreshPageSize ?? 50;
+    this.instancePageSize = settings.instancePageSize ?? 50;
     for (let index = settings.pastInstanceRefreshes ?? 0; index > 0; index -= 1) {
       const startedAt = context.clock.now() - index * 86_400_000;
       this.refreshes.unshift({ id: this.refreshId(), status: 'Successful', startedAt, endedAt: startedAt + 1_800_000, instances: settings.desiredCapacity });
@@ -295,9 +299,18 @@ export class SimulatedAutoScalingGroup {
     };
   }
 
-  describeInstances(input: DescribeAutoScalingInstancesCommandInput): AutoScalingInstanceDetails[] {
-    return this.memberInstances()
-      .filter((instance) => !input.InstanceIds?.length || input.InstanceIds.includes(instance.id))
+  /** Instances of the group (AWS: of any group in the account) in pages; unknown ids are left out. */
+  describeInstances(input: DescribeAutoScalingInstancesCommandInput): { AutoScalingInstances: AutoScalingInstanceDetails[]; NextToken?: string } {
+    if ((input.InstanceIds?.length ?? 0) > 50) {
+      throw awsError('autoScaling', 'ValidationError', "1 validation error detected: Value at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 50");
+    }
+    const size = input.MaxRecords ?? 50;
+    if (size < 1 || size > 50) throw awsError('autoScaling', 'ValidationError', `1 validation error detected: Value '${size}' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to 50`);
+    const start = input.NextToken === undefined ? 0 : Number(Buffer.from(input.NextToken, 'base64').toString('utf8'));
+    if (!Number.isInteger(start) || start < 0) throw awsError('autoScaling', 'InvalidNextToken', 'The token provided is not valid.');
+    const matching = this.memberInstances().filter((instance) => !input.InstanceIds?.length || input.InstanceIds.includes(instance.id));
+    const end = start + Math.min(size, this.instancePageSize);
+    const page = matching.slice(start, end)
       .map((instance) => ({
         InstanceId: instance.id,
         AutoScalingGroupName: this.name,
@@ -306,6 +319,7 @@ export class SimulatedAutoScalingGroup {
         HealthStatus: this.healthStatus(instance.id),
         ProtectedFromScaleIn: false,
       }));
+    return { AutoScalingInstances: page, ...(end < matching.length ? { NextToken: Buffer.from(String(end)).toString('base64') } : {}) };
   }
 
   // --- the processes ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { SimulatedArtifactBucket } from './artifact-bucket.ts';
 import { type AutoScalingGroupSettings, type ScalingAlarm, type ScheduledAction, SimulatedAutoScalingGroup } from './auto-scaling-group.ts';
 import { SimulatedStacks } from './cloudformation-stacks.ts';
 import { Fleet } from './fleet.ts';
+import { type MetricsSettings, SimulatedMetrics } from './metrics.ts';
 import { type ApiCall, mockAwsClients, type SimulatedClients } from './mock-clients.ts';
 import { SimulatedParameterStore } from './parameter-store.ts';
 import { type InstallFailure, type RunCommandSettings, SimulatedRunCommand } from './run-command.ts';
@@ -62,6 +63,8 @@ export interface AwsSimulationOptions {
   readonly alarms?: readonly SimulatedAlarmSpec[];
   /** DescribeAlarms page size, small so that pagination is exercised. @default 2 */
   readonly alarmPageSize?: number;
+  /** @default - values queryable 30 s after their minute closes, GetMetricData pages of 5 datapoints */
+  readonly metrics?: MetricsSettings;
   /** Virtual time every API call takes. @default 0 */
   readonly callLatencyMs?: number;
   /** @default - a new VirtualClock at SIMULATION_EPOCH */
@@ -175,6 +178,8 @@ export interface AwsSimulation {
   readonly state: SimulationState;
   readonly faults: SimulationFaults;
   readonly invariants: SimulationInvariants;
+  /** CloudWatch's custom metrics: what the release marker published, and the traffic a test generates. */
+  readonly metrics: SimulatedMetrics;
   /** Drives virtual time until `work` settles (VirtualClock.run). */
   run<T>(work: Promise<T>): Promise<T>;
   /** Like run, and says how much virtual time `work` took (it must have been started just now). */
@@ -233,6 +238,11 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     ACCOUNT,
   );
   const stacks = new SimulatedStacks(context, REGION, ACCOUNT);
+  const metrics = new SimulatedMetrics(
+    context,
+    () => targetGroup.snapshot().filter((target) => target.state === 'healthy').map((target) => fleet.get(target.id)?.version ?? 'none'),
+    options.metrics,
+  );
 
   const state: SimulationState = {
     snapshot: () => ({
@@ -278,7 +288,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
 
   const apiFaults = new ApiFaults();
   const { clients, restore } = mockAwsClients(
-    { targetGroup, runCommand, parameters, alarms, autoScalingGroup, stacks, bucket },
+    { targetGroup, runCommand, parameters, alarms, autoScalingGroup, stacks, bucket, metrics },
     context,
     apiFaults,
     state.calls as ApiCall[],
@@ -338,6 +348,7 @@ export function createAwsSimulation(options: AwsSimulationOptions = {}): AwsSimu
     state,
     faults,
     invariants: { add: (name, check) => log.addInvariant(name, check), violations: log.violations },
+    metrics,
     run: (work) => clock.run(work),
     timed: async (work) => {
       const startedAt = clock.now();

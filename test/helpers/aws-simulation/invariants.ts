@@ -38,3 +38,12 @@ function outOfService(snapshot: SimulationSnapshot): string[] {
     .filter((instance) => snapshot.targets.find((target) => target.id === instance.id)?.state !== 'healthy')
     .map((instance) => instance.id);
 }
+
+/** Instances out of service all sit in one Availability Zone: a zone-by-zone release never has two in flight. */
+export function outOfServiceInOneZone(): InvariantCheck {
+  return (snapshot) => {
+    const out = outOfService(snapshot);
+    const zones = [...new Set(out.map((id) => snapshot.instances.find((instance) => instance.id === id)?.availabilityZone))].sort();
+    return zones.length > 1 ? `instances out of service in ${zones.length} zones at once (${zones.join(', ')}): ${out.join(', ')}` : undefined;
+  };
+}

@@ -10,7 +10,7 @@ import {
   SuspendProcessesCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
   DeregisterTargetsCommand,
   DescribeTargetGroupAttributesCommand,
@@ -26,6 +26,7 @@ import type { AwsClients } from '../../../lib/runtime/release/cli/run-cli.ts';
 import type { ApiFaults } from './api-faults.ts';
 import type { SimulatedAlarms } from './alarms.ts';
 import type { SimulatedArtifactBucket } from './artifact-bucket.ts';
+import type { SimulatedMetrics } from './metrics.ts';
 import type { SimulatedAutoScalingGroup } from './auto-scaling-group.ts';
 import { awsError, internalError, type ServiceName, throttlingError } from './aws-errors.ts';
 import type { SimulatedStacks } from './cloudformation-stacks.ts';
@@ -45,6 +46,7 @@ export interface SimulatedServices {
   readonly autoScalingGroup: SimulatedAutoScalingGroup;
   readonly stacks: SimulatedStacks;
   readonly bucket: SimulatedArtifactBucket;
+  readonly metrics: SimulatedMetrics;
 }
 
 /** One API call as the simulation answered it. */
@@ -92,7 +94,7 @@ export function mockAwsClients(
   const notSimulated = (service: ServiceName) => async (input: unknown) => {
     throw new Error(`the AWS simulation does not model this ${service} command (input ${JSON.stringify(input)})`);
   };
-  const { targetGroup, runCommand, parameters, alarms, autoScalingGroup, stacks, bucket } = services;
+  const { targetGroup, runCommand, parameters, alarms, autoScalingGroup, stacks, bucket, metrics } = services;
   const requireTargetGroup = (arn: string | undefined) => {
     if (arn !== targetGroup.arn) throw awsError('elbv2', 'TargetGroupNotFoundException', 'One or more target groups not found');
   };
@@ -174,6 +176,8 @@ export function mockAwsClients(
   const cloudWatch = mockClient(clients.cloudWatch);
   cloudWatch.onAnyCommand().callsFake(notSimulated('cloudWatch'));
   cloudWatch.on(DescribeAlarmsCommand).callsFake(serve('cloudWatch', 'DescribeAlarms', (input) => alarms.describe(input)));
+  cloudWatch.on(PutMetricDataCommand).callsFake(serve('cloudWatch', 'PutMetricData', (input) => metrics.putMetricData(input)));
+  cloudWatch.on(GetMetricDataCommand).callsFake(serve('cloudWatch', 'GetMetricData', (input) => metrics.getMetricData(input)));
 
   const autoScaling = mockClient(clients.autoScaling);
   autoScaling.onAnyCommand().callsFake(notSimulated('autoScaling'));
@@ -193,7 +197,7 @@ export function mockAwsClients(
     serve('autoScaling', 'DescribeAutoScalingGroups', (input) => ({ AutoScalingGroups: autoScalingGroup.describeGroups(input) })),
   );
   autoScaling.on(DescribeAutoScalingInstancesCommand).callsFake(
-    serve('autoScaling', 'DescribeAutoScalingInstances', (input) => ({ AutoScalingInstances: autoScalingGroup.describeInstances(input) })),
+    serve('autoScaling', 'DescribeAutoScalingInstances', (input) => autoScalingGroup.describeInstances(input)),
   );
   autoScaling.on(DescribeInstanceRefreshesCommand).callsFake(serve('autoScaling', 'DescribeInstanceRefreshes', (input) => autoScalingGroup.describeInstanceRefreshes(input)));
 

@@ -4,8 +4,16 @@ import { releaseBudget } from '../../../lib/runtime/release/release-budget.ts';
 describe('releaseBudget', () => {
   it('is waves × (drain + install + healthy + bake)', () => {
     const budget = releaseBudget({ targets: 10, maxUnavailable: 1, timings: { drainMs: 10_000, healthyMs: 10_000, unhealthyMs: 15_000 }, installMs: 20_000, bakeMs: 0 });
-    expect(budget).toEqual({ waves: 10, perTargetMs: 40_000, totalMs: 400_000, warnings: [] });
+    expect(budget).toEqual({ waves: 10, reports: 0, perTargetMs: 40_000, totalMs: 400_000, warnings: [] });
     expect(releaseBudget({ targets: 10, maxUnavailable: 3, timings: { drainMs: 10_000, healthyMs: 10_000, unhealthyMs: 15_000 }, installMs: 20_000, bakeMs: 5_000 }).totalMs).toBe(4 * 45_000);
+  });
+
+  it('by zone, counts each zone\'s waves on their own and adds one report wait per zone', () => {
+    const timings = { drainMs: 10_000, healthyMs: 10_000, unhealthyMs: 15_000 };
+    // 3 + 2 targets, 2 at a time: 2 waves in the first zone (2 + 1), 1 in the second; not ceil(5 / 2) = 3.
+    const budget = releaseBudget({ targets: 5, maxUnavailable: 2, timings, installMs: 20_000, bakeMs: 180_000, zoneSizes: [3, 2], reportWaitMs: 60_000 });
+    expect(budget).toMatchObject({ waves: 3, reports: 2, perTargetMs: 220_000, totalMs: 3 * 220_000 + 2 * 60_000 });
+    expect(releaseBudget({ targets: 5, maxUnavailable: 2, timings, installMs: 20_000, bakeMs: 180_000, reportWaitMs: 60_000 })).toMatchObject({ waves: 3, reports: 1 });
   });
 
   it("warns about AWS's slow defaults", () => {

@@ -50,6 +50,10 @@ export interface ReleaseArgs extends CommonArgs {
   readonly lockTtlMs: number;
   readonly extraAlarms: string[];
   readonly holder?: string;
+  /** `--max-regression P%`: fail and roll back when a report metric got worse by more than P %. */
+  readonly maxRegressionPercent?: number;
+  /** `--by-zone`: one Availability Zone at a time. */
+  readonly byZone: boolean;
 }
 
 export interface StatusArgs extends CommonArgs {
@@ -77,6 +81,9 @@ Options (release):
   --lock-ttl D               a killed release's lock is taken over this long after its last heartbeat (default: 60s)
   --alarm NAME               also watch this CloudWatch alarm (repeatable)
   --holder TEXT              who is releasing, shown to others (default: $GITHUB_ACTOR/$USER@host)
+  --max-regression P%        after the bake, fail and roll back when p99 latency, the 5xx rate or the job
+                             failure rate got worse by more than P % (needs --bake 3m or longer)
+  --by-zone                  release one Availability Zone at a time, with the bake and the report between zones
 Options (both):
   --region R                 AWS region (default: the SDK's, e.g. $AWS_REGION)
   --stack-name NAME          read outputs from this stack instead of sluice-<stage>
@@ -160,6 +167,12 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const installEstimateMs = duration('install-estimate', values['install-estimate'], '30s', 0, 2 * 3_600_000);
   const lockWaitMs = duration('lock-timeout', values['lock-timeout'], '15m', 0, 6 * 3_600_000);
   const lockTtlMs = duration('lock-ttl', values['lock-ttl'], '60s', 3_000, 3_600_000);
+  const maxRegressionPercent = parseMaxRegression(values['max-regression'], bakeMs, values.bake, problems);
+  const byZone = values['by-zone'] ?? false;
+  if (local) {
+    problems.check(!byZone, '--by-zone needs the AWS stack: HAProxy servers have no Availability Zone (leave out --by-zone, or the HAProxy flags)');
+    problems.check(maxRegressionPercent === undefined, '--max-regression reads the stage\'s CloudWatch metrics, which HAProxy mode has none of (leave it out)');
+  }
   problems.throwIfAny(badInput);
 
   return {
@@ -177,6 +190,8 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     lockTtlMs,
     extraAlarms: values.alarm ?? [],
     holder: values.holder,
+    ...(maxRegressionPercent === undefined ? {} : { maxRegressionPercent }),
+    byZone,
   };
 }
 
@@ -204,7 +219,30 @@ const OPTIONS = {
   backend: { type: 'string' },
   'local-targets': { type: 'string' },
   'check-interval': { type: 'string' },
+  'max-regression': { type: 'string' },
+  'by-zone': { type: 'boolean' },
 } as const;
+
+/**
+ * The report's after window holds the whole minutes of the last target's bake: from 3 minutes on
+ * there are at least two, the fewest the report judges.
+ */
+const MIN_BAKE_FOR_REGRESSION_MS = 3 * 60_000;
+
+function parseMaxRegression(text: string | undefined, bakeMs: number, bakeText: string | undefined, problems: Problems): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)%?$/.exec(text.trim());
+  const percent = match ? Number(match[1]) : undefined;
+  if (percent === undefined || percent <= 0 || percent > 1000) {
+    problems.add(`--max-regression must be a percentage above 0% and at most 1000%, such as 10% (given "${text}")`);
+    return undefined;
+  }
+  problems.check(
+    bakeMs >= MIN_BAKE_FOR_REGRESSION_MS,
+    `--max-regression needs --bake 3m or longer: CloudWatch aggregates whole minutes, and the report compares at least two after the last target switched (given --bake ${bakeText ?? '0s'})`,
+  );
+  return percent;
+}
 
 function parseMaxUnavailable(text: string, problems: Problems): MaxUnavailable {
   const count = /^\d+$/.test(text) ? Number(text) : undefined;

@@ -1,5 +1,6 @@
 import type { ReleaseEngine, ReleaseEvents } from '../release-engine.ts';
 import { formatDuration } from '../../duration.ts';
+import { reportLines } from './report-table.ts';
 
 type Write = (line: string) => void;
 
@@ -8,7 +9,7 @@ type Write = (line: string) => void;
  * one NDJSON object per event, `{"event": "...", "at": "<ISO time>", ...}`.
  */
 export function reportProgress(engine: ReleaseEngine, write: Write, options: { json: boolean; now: () => number }): void {
-  const events: (keyof ReleaseEvents & string)[] = ['lock-waiting', 'lock-acquired', 'plan', 'step-started', 'step', 'target-done', 'target-gone', 'failure', 'rollback', 'warning', 'finished'];
+  const events: (keyof ReleaseEvents & string)[] = ['lock-waiting', 'lock-acquired', 'plan', 'zone-started', 'report', 'step-started', 'step', 'target-done', 'target-gone', 'failure', 'rollback', 'warning', 'finished'];
   if (options.json) {
     for (const event of events) {
       engine.on(event, (payload) => {
@@ -29,6 +30,10 @@ export function reportProgress(engine: ReleaseEngine, write: Write, options: { j
   engine.on('warning', ({ message }) => write(`${stamp()} warning: ${message}`));
   engine.on('plan', ({ version, previousVersion, targets, toRelease, rules }) => {
     write(`${stamp()} releasing ${version} (from ${previousVersion}) to ${toRelease.length} of ${targets.length} targets; at most ${rules.maxUnavailable} out, at least ${rules.minHealthy} healthy`);
+  });
+  engine.on('zone-started', ({ zone, index, zoneCount, targets }) => write(`${stamp()} zone ${zone} (${index + 1} of ${zoneCount}): ${targets.join(', ')}`));
+  engine.on('report', (report) => {
+    for (const line of reportLines(report)) write(`${stamp()} ${line}`);
   });
   engine.on('step', ({ targetId, step, direction, durationMs }) => {
     write(`${stamp()} ${targetId}  ${direction === 'release' ? '' : `${direction} `}${step.padEnd(16)} ${formatDuration(durationMs)}`);

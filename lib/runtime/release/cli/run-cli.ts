@@ -11,7 +11,10 @@ import { schemaVersionParameterName, StackOutputs } from '../../stack-contract.t
 import { readStackOutputs, StackNotFoundError } from '../../stack-outputs.ts';
 import { artifactKey, checksumKey, missingArtifactKeys } from '../aws/artifact-exists.ts';
 import { AutoScalingInstanceGuard } from '../aws/auto-scaling-instance-guard.ts';
+import { AutoScalingZoneLookup } from '../aws/auto-scaling-zone-lookup.ts';
 import { CloudWatchAlarmGate } from '../aws/cloudwatch-alarm-gate.ts';
+import { CloudWatchReleaseMarker } from '../aws/cloudwatch-release-marker.ts';
+import { CloudWatchReleaseMetrics } from '../aws/cloudwatch-release-metrics.ts';
 import { Elbv2TargetPool } from '../aws/elbv2-target-pool.ts';
 import { FleetReplacementCheck, FleetReplacingError } from '../aws/fleet-replacement-check.ts';
 import { S3RequiredMigration } from '../aws/s3-required-migration.ts';
@@ -21,7 +24,7 @@ import { resolveCapacity } from '../capacity.ts';
 import type { Clock } from '../../clock.ts';
 import { DynamoDbReleaseStore } from '../aws/dynamodb-release-store.ts';
 import { BadInputError, CapacityError, LockNotAcquiredError, ReleaseError } from '../errors.ts';
-import type { ReleaseOutcome, ReleasePorts } from '../ports.ts';
+import type { ReleaseMarker, ReleaseMetrics, ReleaseOutcome, ReleasePorts, ZoneLookup } from '../ports.ts';
 import { releaseBudget } from '../release-budget.ts';
 import { assertSchemaMigrated } from '../schema-guard.ts';
 import { ReleaseEngine } from '../release-engine.ts';
@@ -31,6 +34,20 @@ import { type ReleaseArgs, type ReleaseTargets, type StatusArgs, parseCliArgs, u
 import { reportProgress } from './progress-reporter.ts';
 import { localPorts } from './local-ports.ts';
 import { releaseSummaryMarkdown } from './step-summary.ts';
+import { zoneBatches } from '../zone-batches.ts';
+
+/**
+ * The AWS stack's ports, plus what only it has: the release marker, the report's metrics and, with
+ * --by-zone, each target's zone. HAProxy mode has none of them and publishes nothing.
+ */
+interface CommandPorts extends ReleasePorts {
+  readonly marker?: ReleaseMarker;
+  readonly metrics?: ReleaseMetrics;
+  readonly zones?: ZoneLookup;
+}
+
+/** The report reads metrics this long after its window ends (ReleaseEngineProps.metricsDelayMs). */
+const METRICS_DELAY_MS = 60_000;
 
 export interface AwsClients {
   readonly elbv2: ElasticLoadBalancingV2Client;
@@ -133,7 +150,9 @@ async function resolveTargets(args: ReleaseArgs | StatusArgs, clients: AwsClient
   return resolved as Required<ReleaseTargets>;
 }
 
-function adapters(stackName: string, targets: Required<ReleaseTargets>, clients: AwsClients, environment: CliEnvironment, extraAlarms: readonly string[] = []): ReleasePorts {
+function adapters(args: ReleaseArgs | StatusArgs, targets: Required<ReleaseTargets>, clients: AwsClients, environment: CliEnvironment): CommandPorts {
+  const { stackName } = args;
+  const extraAlarms = args.command === 'release' ? args.extraAlarms : [];
   const { clock } = environment;
   const replacementCheck = new FleetReplacementCheck({
     cloudFormation: clients.cloudFormation,
@@ -156,6 +175,14 @@ function adapters(stackName: string, targets: Required<ReleaseTargets>, clients:
       replacementCheck,
     }),
     store: new DynamoDbReleaseStore({ client: DynamoDBDocumentClient.from(clients.dynamoDb), tableName: targets.releaseTableName }),
+    ...(args.command === 'release'
+      ? {
+        marker: new CloudWatchReleaseMarker({ client: clients.cloudWatch, stage: args.stage, clock }),
+        // Without a bake there is no after window to compare.
+        ...(args.bakeMs > 0 ? { metrics: new CloudWatchReleaseMetrics({ client: clients.cloudWatch, stage: args.stage, clock }) } : {}),
+        ...(args.byZone ? { zones: new AutoScalingZoneLookup({ client: clients.autoScaling, clock }) } : {}),
+      }
+      : {}),
   };
 }
 
@@ -175,7 +202,7 @@ function safeUser(): string {
 // --- sluice release ----------------------------------------------------------------------------------
 
 /** The ports a command works with: the AWS stack's, or (HAProxy mode) local services'. */
-async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironment, version?: string): Promise<ReleasePorts> {
+async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironment, version?: string): Promise<CommandPorts> {
   if (args.local) {
     const local = await localPorts(args.local, environment.clock);
     if (version !== undefined) await local.checkArtifact(version);
@@ -193,7 +220,7 @@ async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironm
       artifact: new S3RequiredMigration({ client: clients.s3, bucket: targets.artifactBucketName, clock: environment.clock }),
     });
   }
-  return adapters(args.stackName, targets, clients, environment, args.command === 'release' ? args.extraAlarms : []);
+  return adapters(args, targets, clients, environment);
 }
 
 /** Every instance would refuse the version without its artifact and checksum: refuse it here, first. */
@@ -244,6 +271,8 @@ async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<
     lockWaitMs: args.lockWaitMs,
     lockTtlMs: args.lockTtlMs,
     supersede: args.supersede,
+    maxRegressionPercent: args.maxRegressionPercent,
+    metricsDelayMs: METRICS_DELAY_MS,
   });
   reportProgress(engine, environment.stdout, { json: args.json, now: () => environment.clock.now() });
   let touched = false;
@@ -282,7 +311,7 @@ async function release(args: ReleaseArgs, environment: CliEnvironment): Promise<
   }
 }
 
-async function dryRun(args: ReleaseArgs, ports: ReleasePorts, environment: CliEnvironment): Promise<ExitCodeValue> {
+async function dryRun(args: ReleaseArgs, ports: CommandPorts, environment: CliEnvironment): Promise<ExitCodeValue> {
   const [timings, listed, current, replacement] = await Promise.all([
     ports.pool.timings(),
     ports.pool.listTargets(),
@@ -292,17 +321,44 @@ async function dryRun(args: ReleaseArgs, ports: ReleasePorts, environment: CliEn
   const versions = await Promise.all(listed.map((target) => ports.installer.installedVersion(target.id).catch(() => undefined)));
   const toRelease = listed.filter((_, index) => versions[index] !== args.version);
   const rules = resolveCapacity(listed.length, args.maxUnavailable, args.minHealthy);
-  const budget = releaseBudget({ targets: toRelease.length, maxUnavailable: rules.maxUnavailable, timings, installMs: args.installEstimateMs, bakeMs: args.bakeMs });
+  const zoneOf = ports.zones ? await ports.zones.zonesOf(listed.map((target) => target.id)) : undefined;
+  const zones = zoneOf ? zoneBatches(toRelease.map((target) => target.id), zoneOf) : undefined;
+  // A bake of two minutes or more always holds a whole minute after the last switch: a report follows.
+  const reportWaitMs = ports.metrics && args.bakeMs >= 2 * 60_000 ? METRICS_DELAY_MS : 0;
+  const budget = releaseBudget({
+    targets: toRelease.length,
+    maxUnavailable: rules.maxUnavailable,
+    timings,
+    installMs: args.installEstimateMs,
+    bakeMs: args.bakeMs,
+    zoneSizes: zones?.map((batch) => batch.targets.length),
+    reportWaitMs,
+  });
   const plan = {
     event: 'plan',
     version: args.version,
     currentVersion: current ?? 'none',
     stack: args.stackName,
-    targets: listed.map((target, index) => ({ targetId: target.id, state: target.state, version: versions[index] ?? null, action: versions[index] === args.version ? 'skip' : 'release' })),
+    targets: listed.map((target, index) => ({
+      targetId: target.id,
+      state: target.state,
+      version: versions[index] ?? null,
+      ...(zoneOf ? { zone: zoneOf.get(target.id) ?? null } : {}),
+      action: versions[index] === args.version ? 'skip' : 'release',
+    })),
     maxUnavailable: rules.maxUnavailable,
     minHealthy: rules.minHealthy,
     waves: budget.waves,
-    budget: { drainMs: timings.drainMs, installMs: args.installEstimateMs, healthyMs: timings.healthyMs, bakeMs: args.bakeMs, perTargetMs: budget.perTargetMs, totalMs: budget.totalMs },
+    ...(zones ? { zones: zones.map((batch) => ({ zone: batch.zone, targets: batch.targets, waves: Math.ceil(batch.targets.length / rules.maxUnavailable) })) } : {}),
+    budget: {
+      drainMs: timings.drainMs,
+      installMs: args.installEstimateMs,
+      healthyMs: timings.healthyMs,
+      bakeMs: args.bakeMs,
+      perTargetMs: budget.perTargetMs,
+      ...(budget.reports > 0 ? { reports: budget.reports, reportWaitMs } : {}),
+      totalMs: budget.totalMs,
+    },
     warnings: [...budget.warnings, ...(replacement ? [`a release now would be refused: ${replacement.activity}`] : [])],
   };
   if (args.json) {
@@ -311,11 +367,19 @@ async function dryRun(args: ReleaseArgs, ports: ReleasePorts, environment: CliEn
   }
   const { stdout } = environment;
   stdout(`Plan: release ${args.version} to ${args.local ? `backend ${args.local.backend}` : args.stackName} (now on ${plan.currentVersion}) — dry run, nothing will change`);
-  for (const target of plan.targets) stdout(`  ${target.targetId}  ${target.state.padEnd(9)} ${String(target.version ?? '?').padEnd(16)} ${target.action}`);
+  const zoneWidth = Math.max(0, ...listed.map((target) => (zoneOf?.get(target.id) ?? '?').length));
+  for (const target of listed) {
+    const index = listed.indexOf(target);
+    const zone = zoneOf ? `${(zoneOf.get(target.id) ?? '?').padEnd(zoneWidth)}  ` : '';
+    stdout(`  ${target.id}  ${target.state.padEnd(9)} ${String(versions[index] ?? '?').padEnd(16)} ${zone}${versions[index] === args.version ? 'skip' : 'release'}`);
+  }
   stdout(`  ${toRelease.length} to release, ${rules.maxUnavailable} at a time (at least ${rules.minHealthy} healthy): ${budget.waves} wave(s)`);
+  if (zones) {
+    stdout(`  zone by zone, never two at once: ${zones.map((batch) => `${batch.zone} (${batch.targets.length} target(s), ${Math.ceil(batch.targets.length / rules.maxUnavailable)} wave(s))`).join(', then ')}`);
+  }
   stdout(
     `Budget: ${budget.waves} × (drain ${formatDuration(timings.drainMs)} + install ${formatDuration(args.installEstimateMs)} + healthy ${formatDuration(timings.healthyMs)}`
-      + `${args.bakeMs ? ` + bake ${formatDuration(args.bakeMs)}` : ''}) = ${formatDuration(budget.totalMs)}`,
+      + `${args.bakeMs ? ` + bake ${formatDuration(args.bakeMs)}` : ''})${budget.reports ? ` + ${budget.reports} × report ${formatDuration(reportWaitMs)}` : ''} = ${formatDuration(budget.totalMs)}`,
   );
   for (const warning of plan.warnings) stdout(`warning: ${warning}`);
   return ExitCode.success;

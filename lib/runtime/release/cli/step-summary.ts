@@ -1,5 +1,6 @@
 import type { ReleaseResult } from '../release-engine.ts';
 import { formatDuration } from '../../duration.ts';
+import { reportMarkdown } from './report-table.ts';
 
 const outcomeTitle: Record<ReleaseResult['outcome'], string> = {
   succeeded: '✅ released',
@@ -28,14 +29,22 @@ export function releaseSummaryMarkdown(result: ReleaseResult, stackName: string)
   for (const failure of result.rollbackFailures) {
     lines.push(`**Rollback failed** at \`${failure.step}\`${failure.targetId ? ` on \`${failure.targetId}\`` : ''} — \`${failure.reasonCode}\`: ${failure.message.split('\n')[0]}`, '');
   }
+  if (result.zones) lines.push(`Zone by zone: ${result.zones.map((batch, index) => `${index + 1}. \`${batch.zone}\` (${batch.targets.length} target${batch.targets.length === 1 ? '' : 's'})`).join(' → ')}`, '');
+  const zoneOf = new Map(result.zones?.flatMap((batch) => batch.targets.map((id) => [id, batch.zone] as const)));
   if (result.targets.length > 0) {
-    lines.push('| Target | Direction | From | To | Result | Time |', '| --- | --- | --- | --- | --- | --- |');
+    const zoneColumn = result.zones !== undefined;
+    lines.push(
+      `| Target |${zoneColumn ? ' Zone |' : ''} Direction | From | To | Result | Time |`,
+      `| --- |${zoneColumn ? ' --- |' : ''} --- | --- | --- | --- | --- |`,
+    );
     for (const target of result.targets) {
       const total = target.steps.reduce((sum, step) => sum + step.durationMs, 0);
-      lines.push(`| \`${target.targetId}\` | ${target.direction} | \`${target.fromVersion}\` | \`${target.toVersion}\` | ${target.outcome} | ${formatDuration(total)} |`);
+      const zone = zoneColumn ? ` ${zoneOf.get(target.targetId) ?? '—'} |` : '';
+      lines.push(`| \`${target.targetId}\` |${zone} ${target.direction} | \`${target.fromVersion}\` | \`${target.toVersion}\` | ${target.outcome} | ${formatDuration(total)} |`);
     }
     lines.push('');
   }
+  for (const report of result.reports ?? []) lines.push(...reportMarkdown(report));
   const timed = result.targets.filter((target) => target.steps.length > 0);
   if (timed.length > 0) {
     lines.push('```mermaid', 'gantt', `  title ${result.version} on ${stackName}`, '  dateFormat x', '  axisFormat %H:%M:%S');

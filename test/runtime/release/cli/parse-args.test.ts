@@ -36,6 +36,24 @@ describe('parseCliArgs', () => {
     });
   });
 
+  it('reads --max-regression as a percentage and --by-zone, and judges nothing by default', () => {
+    expect(release('abc123')).toMatchObject({ byZone: false });
+    expect(release('abc123').maxRegressionPercent).toBeUndefined();
+    expect(release('abc123', '--bake', '3m', '--max-regression', '12.5%', '--by-zone')).toMatchObject({ maxRegressionPercent: 12.5, byZone: true, bakeMs: 180_000 });
+    expect(release('abc123', '--bake', '5m', '--max-regression', '10')).toMatchObject({ maxRegressionPercent: 10 });
+  });
+
+  it('refuses a --max-regression it cannot apply, every problem at once', () => {
+    expect(badInput(['release', 'v2', '--max-regression=-5%'])).toBe('--max-regression must be a percentage above 0% and at most 1000%, such as 10% (given "-5%")');
+    expect(badInput(['release', 'v2', '--max-regression', '10%', '--bake', '1m'])).toBe(
+      '--max-regression needs --bake 3m or longer: CloudWatch aggregates whole minutes, and the report compares at least two after the last target switched (given --bake 1m)',
+    );
+    const local = ['--haproxy-socket', '/run/h.sock', '--backend', 'app', '--local-targets', 't.json'];
+    const message = badInput(['release', 'v2', '--by-zone', '--bake', '3m', '--max-regression', '10%', ...local]);
+    expect(message).toContain('--by-zone needs the AWS stack: HAProxy servers have no Availability Zone');
+    expect(message).toContain('--max-regression reads the stage\'s CloudWatch metrics, which HAProxy mode has none of');
+  });
+
   it('reads every flag', () => {
     expect(release('v2', '--stage', 'prod', '--max-unavailable', '25%', '--min-healthy', '3', '--bake', '30s', '--supersede', '--dry-run', '--json',
       '--install-timeout', '5m', '--lock-timeout', '90', '--alarm', 'a', '--alarm', 'b', '--region', 'eu-west-1', '--holder', 'ci')).toMatchObject({
