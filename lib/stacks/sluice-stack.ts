@@ -1,5 +1,6 @@
 import { CfnOutput, Fn, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { STAGE_VARIABLE } from '../runtime/service-metrics.ts';
 import { currentVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
@@ -40,6 +41,9 @@ export class SluiceStack extends Stack {
     // The work handler's external API, for whichever consumer runs it.
     const externalApi: Record<string, string> = config.externalApiUrl === undefined ? {} : { EXTERNAL_API_URL: config.externalApiUrl };
     for (const [name, value] of Object.entries(externalApi)) workQueue.consumerFunction?.addEnvironment(name, value);
+    // The Stage dimension of every metric the runtime publishes (lib/runtime/service-metrics.ts).
+    const stageVariable = { [STAGE_VARIABLE]: config.stageName };
+    for (const consumer of [workQueue.consumerFunction, eventStream.consumerFunction]) consumer?.addEnvironment(STAGE_VARIABLE, config.stageName);
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
       accessLogsBucket: accessLogs.bucket,
@@ -52,6 +56,7 @@ export class SluiceStack extends Stack {
         WORK_QUEUE_URL: workQueue.queue.queueUrl,
         EVENT_STREAM_NAME: eventStream.stream.streamName,
         ...externalApi,
+        ...stageVariable,
         // The consumer side: without QUEUE_URL the instance worker stays idle, the queue is Lambda's alone.
         ...(queueConsumer === 'lambda' ? {} : { QUEUE_URL: workQueue.queue.queueUrl }),
         // Without STREAM_NAME the instance worker does not read the stream: Lambda alone does.
