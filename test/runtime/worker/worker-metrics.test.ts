@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../lib/runtime/json-logger.ts';
 import { QueueProcessor } from '../../../lib/runtime/queue/queue-processor.ts';
 import { serviceMetrics } from '../../../lib/runtime/service-metrics.ts';
+import type { RecordProcessor } from '../../../lib/runtime/stream/stream-record.ts';
 import { publishQueueMetrics } from '../../../lib/runtime/worker/queue-processor-metrics.ts';
 import { publishStreamMetrics } from '../../../lib/runtime/worker/stream-consumer-metrics.ts';
 import { dataPoints, dimensionSetsOf, emfDocuments, samplesOf, sumOf } from '../../helpers/emf.ts';
@@ -68,16 +69,12 @@ describe('worker metrics', () => {
     await local.kinesis.put(streamName, sent);
     const { metrics, points } = capturedMetrics();
     let processed = 0;
-    const consumer = local.consumer({
-      streamName,
-      leaseTableName,
-      failureQueue: { sqs: sqs.client, queueUrl },
-      processorRetries: 1,
-      processor: async (batch) => {
-        if (batch.some((record) => Buffer.from(record.data).toString() === 'poison')) throw new Error('cannot parse the record');
-        processed += batch.length;
-      },
-    });
+    const processor: RecordProcessor = async (batch) => {
+      if (batch.some((record) => Buffer.from(record.data).toString() === 'poison')) throw new Error('cannot parse the record');
+      processed += batch.length;
+    };
+    // No retries: the poison record goes to the failure queue as soon as it is found alone.
+    const consumer = local.consumer({ streamName, leaseTableName, processor, processorRetries: 0, failureQueue: { sqs: sqs.client, queueUrl } });
     publishStreamMetrics(consumer, metrics);
     metrics.start();
     consumer.start();
