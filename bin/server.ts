@@ -7,6 +7,8 @@
 // migration the release's manifest.json requires. Feature flags come from the AppConfig
 // configuration named by FLAGS_APPLICATION_ID, FLAGS_ENVIRONMENT_ID and
 // FLAGS_CONFIGURATION_PROFILE_ID (without them: the code defaults).
+// Its metrics (Requests, Latency, JobsAccepted) go out as embedded-metric-format lines on
+// standard output, with Stage from SLUICE_STAGE.
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
 // is not for the people reading a release's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -19,12 +21,20 @@ import { WebApp } from '../lib/runtime/app/web-app.ts';
 import { flagsFromEnvironment, type InstanceFlags } from '../lib/runtime/flags/flags-from-environment.ts';
 import { jsonLogger } from '../lib/runtime/json-logger.ts';
 import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
+import { serviceMetrics } from '../lib/runtime/service-metrics.ts';
 
 const logger = jsonLogger({ component: 'web' });
 const missing = ['WORK_QUEUE_URL', 'EVENT_STREAM_NAME'].filter((name) => !process.env[name]);
 if (missing.length > 0) {
   // Exit 1: the unit restarts it, the install's health check fails, and the release rolls back.
   logger.log('error', 'web.misconfigured', { reason: `${missing.join(' and ')} must be set (in /etc/sluice/env on an instance)` });
+  process.exit(1);
+}
+let metrics;
+try {
+  metrics = serviceMetrics({ service: 'web', env: process.env, logger });
+} catch (error) {
+  logger.log('error', 'web.misconfigured', { reason: (error as Error).message });
   process.exit(1);
 }
 try {
@@ -49,6 +59,7 @@ const app = new WebApp({
   port: Number(process.env.APP_PORT ?? process.env.PORT ?? 8080),
   healthPath: process.env.HEALTH_CHECK_PATH ?? '/health',
   logger,
+  metrics,
   workQueue: { sqs: new SQSClient({}), queueUrl: process.env.WORK_QUEUE_URL! },
   eventStream: {
     kinesis: createKinesisClient(process.env),

@@ -21,10 +21,19 @@ export interface JsonLoggerOptions {
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/**
+ * One line on standard output: where systemd's journal, the CloudWatch agent and Lambda's log
+ * capture all read. The metrics writer (embedded-metrics.ts) writes through it too, so a process has
+ * one writer to its output, not two that could interleave half lines.
+ */
+export function writeStandardOutputLine(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
 /** A logger that prints one JSON line per entry at or above `level`. */
 export function jsonLogger(options: JsonLoggerOptions): Logger {
   const minimum = RANK[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const write = options.write ?? writeStandardOutputLine;
   const now = options.now ?? Date.now;
   return {
     log(level, event, fields = {}) {

@@ -63,3 +63,16 @@ export const MetricName = {
    */
   releaseMarker: 'ReleaseMarker',
 } as const;
+
+/** The dimension sets of every metric but the request metrics: [Stage, Service]. */
+export const SERVICE_DIMENSION_SETS = [[MetricDimension.stage, MetricDimension.service]] as const;
+
+/** The request metrics' (Requests, Latency) dimension sets: the total, per status class, per route and status class. */
+export const REQUEST_DIMENSION_SETS = [
+  [MetricDimension.stage, MetricDimension.service],
+  [MetricDimension.stage, MetricDimension.service, MetricDimension.statusClass],
+  [MetricDimension.stage, MetricDimension.service, MetricDimension.route, MetricDimension.statusClass],
+] as const;
+
+/** The Route value of a request whose path matches no route: one value however many paths are probed. */
+export const UNMATCHED_ROUTE = 'unmatched';

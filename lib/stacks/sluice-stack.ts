@@ -1,6 +1,7 @@
 import { CfnOutput, Fn, Lazy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { appFlags } from '../runtime/app/flags.ts';
+import { STAGE_VARIABLE } from '../runtime/service-metrics.ts';
 import { currentVersionParameterName, FlagsStackOutputs, schemaVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
@@ -49,6 +50,9 @@ export class SluiceStack extends Stack {
     // names its secret lazily (resolved at synth).
     let database: Database | undefined;
     const featureFlags = new FeatureFlags(this, 'FeatureFlags', { ...config, flags: appFlags });
+    // The Stage dimension of every metric the runtime publishes (lib/runtime/service-metrics.ts).
+    const stageVariable = { [STAGE_VARIABLE]: config.stageName };
+    for (const consumer of [workQueue.consumerFunction, eventStream.consumerFunction]) consumer?.addEnvironment(STAGE_VARIABLE, config.stageName);
     const appTier = new AppTier(this, 'AppTier', {
       ...config,
       isolatedSubnets: config.database,
@@ -63,6 +67,7 @@ export class SluiceStack extends Stack {
         EVENT_STREAM_NAME: eventStream.stream.streamName,
         ...externalApi,
         ...featureFlags.clientEnvironment,
+        ...stageVariable,
         // The consumer side: without QUEUE_URL the instance worker stays idle, the queue is Lambda's alone.
         ...(queueConsumer === 'lambda' ? {} : { QUEUE_URL: workQueue.queue.queueUrl }),
         // Without STREAM_NAME the instance worker does not read the stream: Lambda alone does.

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseTable } from '../../lib/runtime/stream/lease-table.ts';
 import { type LocalDynamoDb, startDynalite } from '../helpers/dynalite.ts';
+import { dataPoints, emfDocuments, sumOf } from '../helpers/emf.ts';
 import { type LocalKinesis, startKinesalite } from '../helpers/kinesalite.ts';
 import { type LocalSqs, startLocalSqs } from '../helpers/local-sqs.ts';
 import { killAll, spawnStreamWorker, type StreamWorkerProcess } from '../helpers/stream-worker-process.ts';
@@ -76,7 +77,7 @@ describe.concurrent('bin/worker.ts', () => {
     const [streamName, tableName, queue] = await Promise.all([kinesis.createStream({ name: 'side-by-side', shards: 2 }), dynamo.createLeaseTable('side-by-side-leases'), sqs.createQueue()]);
     const put = await kinesis.put(streamName, Array.from({ length: 40 }, (_, n) => ({ partitionKey: `key-${n}`, data: JSON.stringify({ type: 'test', n }) })));
     await sqs.send(queue.queueUrl, Array.from({ length: 20 }, (_, n) => JSON.stringify({ type: 'test', n })));
-    const both = worker({ QUEUE_URL: queue.queueUrl, STREAM_NAME: streamName, CHECKPOINT_TABLE_NAME: tableName });
+    const both = worker({ QUEUE_URL: queue.queueUrl, STREAM_NAME: streamName, CHECKPOINT_TABLE_NAME: tableName, SLUICE_STAGE: 'dev' });
     const count = (event: string) => logLines(both).filter((line) => line.event === event).length;
     await until(() => count('event_received') >= 40 && count('work_received') >= 20, 'every record and message is handled');
 
@@ -93,6 +94,10 @@ describe.concurrent('bin/worker.ts', () => {
       [...lastPerShard].sort().map(([shardId, checkpoint]) => ({ shardId, owner: undefined, checkpoint })),
     );
     expect(await sqs.depth(queue.queueUrl)).toEqual({ visible: 0, inFlight: 0 });
+    // Its metrics, the last written at the stop: every message and record it handled.
+    const points = dataPoints(emfDocuments(both.output().split('\n')));
+    expect(sumOf(points, 'JobsProcessed', { Stage: 'dev', Service: 'worker' })).toBe(20);
+    expect(sumOf(points, 'StreamRecordsProcessed', { Stage: 'dev', Service: 'worker' })).toBe(40);
   });
 
   it('when the stream consumer is refused (no such lease table), stops the queue processor too and exits 1', async () => {

@@ -134,7 +134,14 @@ describe('SluiceStack', () => {
     });
   });
 
-  it('protects data in prod and not in dev', () => {
+  it('names the stage in SLUICE_STAGE on the instances and in both Lambda consumers (the Stage dimension of every metric)', () => {
+    expect(userData(dev.template)).toContain('\\nSLUICE_STAGE=dev\\n');
+    expect(userData(prod.template)).toContain('\\nSLUICE_STAGE=prod\\n');
+    const lambdas = synthStage('prod', { queueConsumer: 'lambda', streamConsumer: 'lambda' }).template;
+    lambdas.resourcePropertiesCountIs('AWS::Lambda::Function', { Handler: 'index.handler', Environment: { Variables: Match.objectLike({ SLUICE_STAGE: 'prod' }) } }, 2);
+  });
+
+    it('protects data in prod and not in dev', () => {
     for (const table of Object.values(prod.template.findResources('AWS::DynamoDB::Table'))) {
       expect(table).toMatchObject({ DeletionPolicy: 'Retain', Properties: { DeletionProtectionEnabled: true } });
     }

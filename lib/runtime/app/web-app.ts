@@ -2,9 +2,12 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { AddressInfo } from 'node:net';
 import { type KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { EmbeddedMetrics } from '../embedded-metrics.ts';
 import { appFlags } from './flags.ts';
 import type { Logger } from '../json-logger.ts';
+import { UNMATCHED_ROUTE } from '../metric-contract.ts';
 import { readJsonBody } from './json-request-body.ts';
+import { RequestMetrics } from './request-metrics.ts';
 import { type StreamEvent, streamEventProblems } from './stream-event.ts';
 import { workItemProblems } from './work-item.ts';
 
@@ -55,6 +58,14 @@ export interface WebAppOptions {
    * @default - every flag answers its code default from the flag file
    */
   readonly flags?: FeatureFlagCheck;
+  /**
+   * Requests and Latency per route and status class, JobsAccepted per 202 from POST /jobs. The app
+   * starts its flush timer with start() and writes what is left in stop(). Health checks are not
+   * counted: they are the load balancer's, not a client's, would outnumber a quiet service's real
+   * requests, and turn 503 on purpose while a release stops the instance.
+   * @default - no metrics
+   */
+  readonly metrics?: EmbeddedMetrics;
 }
 
 /**
@@ -85,10 +96,12 @@ export class WebApp {
   private readonly options: WebAppOptions;
   private readonly server: Server;
   private readonly routes: Readonly<Record<string, Route>>;
+  private readonly requestMetrics?: RequestMetrics;
   private stopping?: Promise<void>;
 
   constructor(options: WebAppOptions) {
     this.options = options;
+    if (options.metrics) this.requestMetrics = new RequestMetrics(options.metrics);
     this.routes = {
       '/': { method: 'GET', handle: (_request, response) => this.json(response, 200, { service: 'sluice', version: options.version }) },
       '/version': { method: 'GET', handle: (_request, response) => this.json(response, 200, { version: options.version }) },
@@ -108,6 +121,7 @@ export class WebApp {
       this.server.listen(port, host, () => resolve());
     });
     const { port: bound } = this.server.address() as AddressInfo;
+    this.options.metrics?.start();
     this.options.logger.log('info', 'web.started', { version: this.options.version, port: bound });
     return bound;
   }
@@ -124,7 +138,8 @@ export class WebApp {
       this.server.close(() => {
         clearTimeout(deadline);
         this.options.logger.log('info', 'web.stopped', { version: this.options.version });
-        resolve();
+        // The last requests' metrics go out before the process exits.
+        void (this.options.metrics?.stop() ?? Promise.resolve()).then(resolve);
       });
       this.server.closeIdleConnections();
     });
@@ -141,6 +156,7 @@ export class WebApp {
       return;
     }
     const route = Object.hasOwn(this.routes, path) ? this.routes[path] : undefined;
+    this.measure(response, route === undefined ? UNMATCHED_ROUTE : path);
     if (route === undefined) {
       this.json(response, 404, { error: `no route ${path}` });
       return;
@@ -153,6 +169,13 @@ export class WebApp {
       this.options.logger.log('error', 'web.route_failed', { path, error });
       if (!response.headersSent) this.json(response, 500, { error: 'internal error' });
     });
+  }
+
+  /** Records the response once it is sent: its route pattern (a bounded value, never a raw path), status class and latency. */
+  private measure(response: ServerResponse, route: string): void {
+    if (!this.requestMetrics) return;
+    const startedAt = performance.now();
+    response.once('finish', () => this.requestMetrics!.answered(route, response.statusCode, performance.now() - startedAt));
   }
 
   // --- POST /jobs: the guaranteed-delivery path ----------------------------------------------
@@ -181,6 +204,7 @@ export class WebApp {
       );
       this.options.logger.log('info', 'job_enqueued', { messageId: MessageId, type: (body.value as { type: string }).type, bytes: Buffer.byteLength(body.text) });
       this.json(response, 202, { messageId: MessageId });
+      this.requestMetrics?.jobAccepted();
     } catch (error) {
       this.unavailable(response, 'the work queue', error);
     }

@@ -58,7 +58,14 @@ export interface QueueProcessorEvents extends Record<string, unknown> {
   /** The handler resolved and SQS deleted the message. */
   processed: { readonly messageId: string; readonly receiveCount: number; readonly durationMs: number };
   /** The handler threw or timed out, or the body could not be parsed; the message comes back after `retryInSeconds`. */
-  failed: { readonly messageId: string; readonly receiveCount: number; readonly error: Error; readonly retryInSeconds: number };
+  failed: {
+    readonly messageId: string;
+    readonly receiveCount: number;
+    readonly error: Error;
+    readonly retryInSeconds: number;
+    /** From the handler's start to its failure (its timeout included); about 0 for a body that could not be parsed. */
+    readonly durationMs: number;
+  };
   /** A heartbeat round extended these messages' visibility. */
   heartbeat: { readonly messageIds: readonly string[]; readonly visibilityTimeoutSeconds: number };
   /** Something went wrong outside a handler (an SQS call, a lost lease); the processor carries on unless it stops. */

@@ -287,7 +287,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
         this.delete(lease, this.options.clock.now() - handler.startedAt);
         return;
       case 'failed':
-        this.retryLater(lease, outcome.error);
+        this.retryLater(lease, outcome.error, this.options.clock.now() - handler.startedAt);
         return;
       case 'aborted-at-deadline':
         this.handBack([lease]);
@@ -296,7 +296,7 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
         this.counts.abandoned += 1;
         this.log('warn', 'handler_abandoned', { messageId: lease.messageId, abortGraceMs: this.options.abortGraceMs, reason: outcome.error });
         if (handler.abortedBy === 'timeout') {
-          this.retryLater(lease, outcome.error);
+          this.retryLater(lease, outcome.error, this.options.clock.now() - handler.startedAt);
         } else {
           // Still running somewhere: handing the message back could run it twice at once.
           this.heartbeat.untrack(lease);
@@ -321,14 +321,14 @@ export class QueueProcessor<Body = string> extends TypedEmitter<QueueProcessorEv
   }
 
   /** A failed message stays invisible for its back-off; FIFO messages of its group that wait behind it go back to SQS. */
-  private retryLater(lease: MessageLease, error: Error): void {
+  private retryLater(lease: MessageLease, error: Error, durationMs: number): void {
     this.counts.failed += 1;
     if (error instanceof HandlerTimeoutError) this.counts.timedOut += 1;
     if (error instanceof MessageParseError) this.counts.unparseable += 1;
     this.heartbeat.untrack(lease);
     const retryInSeconds = Math.min(failureVisibilitySeconds(lease.receiveCount, this.options.failureBackoff), visibilitySecondsLeft(lease, this.options.clock.now()));
     this.log('warn', 'message_failed', { messageId: lease.messageId, receiveCount: lease.receiveCount, retryInSeconds, error });
-    this.safeEmit('failed', { messageId: lease.messageId, receiveCount: lease.receiveCount, error, retryInSeconds });
+    this.safeEmit('failed', { messageId: lease.messageId, receiveCount: lease.receiveCount, error, retryInSeconds, durationMs });
     this.changeVisibility(lease, retryInSeconds);
     if (lease.messageGroupId !== undefined) this.handBack(this.gate.takeGroup(lease.messageGroupId));
   }

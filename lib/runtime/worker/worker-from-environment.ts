@@ -1,18 +1,23 @@
 // The worker as bin/worker.ts runs it: what runs comes from the environment (readWorkerEnvironment),
 // the AWS clients from the SDK's default chain (instance role, region, AWS_ENDPOINT_URL_* overrides),
 // and the app's queue handler and stream processor run in the queue processor and stream consumer,
-// side by side until SIGTERM (runWorker).
+// side by side until SIGTERM (runWorker). Their job and stream metrics go out as embedded-metric-
+// format lines (Service worker, Stage from SLUICE_STAGE), the last of them written after the stop.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { EmbeddedMetrics } from '../embedded-metrics.ts';
 import type { Logger } from '../json-logger.ts';
 import { createKinesisClient } from '../kinesis-client.ts';
 import type { BodyParser, QueueHandler } from '../queue/queue-message.ts';
 import { QueueProcessor } from '../queue/queue-processor.ts';
 import type { QueueProcessorOptions } from '../queue/queue-processor-options.ts';
+import { serviceMetrics } from '../service-metrics.ts';
 import { StreamConsumer } from '../stream/stream-consumer.ts';
 import type { StreamConsumerOptions } from '../stream/stream-consumer-options.ts';
 import type { RecordProcessor } from '../stream/stream-record.ts';
+import { publishQueueMetrics } from './queue-processor-metrics.ts';
 import { type NamedWorkerService, runWorker } from './run-worker.ts';
+import { publishStreamMetrics } from './stream-consumer-metrics.ts';
 import { readWorkerEnvironment, type WorkerSettings } from './worker-environment.ts';
 
 /** The app's code that the worker runs. */
@@ -27,6 +32,8 @@ export interface WorkerFromEnvironmentOptions<Body> {
   readonly streamLogger?: Logger;
   /** Where SIGTERM and SIGINT come from. @default process */
   readonly signals?: Pick<NodeJS.Process, 'once' | 'off'>;
+  /** The job and stream metrics' writer; started with the services, stopped (flushed) after them. @default - Service worker, Stage from SLUICE_STAGE, on standard output */
+  readonly metrics?: EmbeddedMetrics;
   /** Settings beyond the environment's, for tests (short waits and leases). @default - the processor's defaults */
   readonly queueOptions?: Partial<Omit<QueueProcessorOptions<Body>, 'sqs' | 'queueUrl' | 'handler' | 'parse' | 'logger'>>;
   /** @default - the consumer's defaults: 10 s leases, scans every second, checkpoints at most every 10 s */
@@ -42,24 +49,35 @@ export async function runWorkerFromEnvironment<Body>(
   const { logger } = options;
   let settings: WorkerSettings;
   let services: NamedWorkerService[];
+  let metrics: EmbeddedMetrics;
   try {
     settings = readWorkerEnvironment(env);
-    services = createServices(settings, env, app, options);
+    if (settings.queue === undefined && settings.stream === undefined) return idle(logger);
+    metrics = options.metrics ?? serviceMetrics({ service: 'worker', env, logger });
+    services = createServices(settings, env, app, options, metrics);
   } catch (error) {
     // Bad settings are a deployment's mistake: fail loudly (systemd shows it) rather than half run.
     logger.log('error', 'worker.invalid_settings', { error: (error as Error).message });
     return 1;
   }
-  if (services.length === 0) {
-    // Both the queue and the stream are consumed by Lambda: nothing to do here, and exiting 0 keeps
-    // systemd (Restart=on-failure) from restarting the worker.
-    logger.log('info', 'worker.idle', { reason: 'neither QUEUE_URL nor STREAM_NAME is set in /etc/sluice/env: this stage consumes the queue and the stream with Lambda' });
-    return 0;
-  }
   if (settings.stream && !settings.stream.failureQueueUrl) {
     logger.log('warn', 'worker.no_failure_queue', { reason: 'STREAM_FAILURE_QUEUE_URL is not set: a record that keeps failing holds up its shard until it succeeds' });
   }
-  return runWorker({ services, logger, stopDeadlineMs: settings.stopDeadlineMs, ...(options.signals ? { signals: options.signals } : {}) });
+  metrics.start();
+  try {
+    return await runWorker({ services, logger, stopDeadlineMs: settings.stopDeadlineMs, ...(options.signals ? { signals: options.signals } : {}) });
+  } finally {
+    await metrics.stop();
+  }
+}
+
+/**
+ * Both the queue and the stream are consumed by Lambda: nothing to do here, and exiting 0 keeps
+ * systemd (Restart=on-failure) from restarting the worker.
+ */
+function idle(logger: Logger): number {
+  logger.log('info', 'worker.idle', { reason: 'neither QUEUE_URL nor STREAM_NAME is set in /etc/sluice/env: this stage consumes the queue and the stream with Lambda' });
+  return 0;
 }
 
 function createServices<Body>(
@@ -67,6 +85,7 @@ function createServices<Body>(
   env: Readonly<Record<string, string | undefined>>,
   app: WorkerApp<Body>,
   options: WorkerFromEnvironmentOptions<Body>,
+  metrics: EmbeddedMetrics,
 ): NamedWorkerService[] {
   const services: NamedWorkerService[] = [];
   const needsSqs = settings.queue !== undefined || settings.stream?.failureQueueUrl !== undefined;
@@ -82,6 +101,7 @@ function createServices<Body>(
       stopDeadlineMs: settings.stopDeadlineMs,
       logger: options.logger,
     });
+    publishQueueMetrics(processor, metrics);
     services.push({ name: 'queue', service: processor, describe: () => ({ queueUrl: settings.queue!.queueUrl, concurrency: processor.concurrency }) });
   }
   if (settings.stream) {
@@ -97,6 +117,7 @@ function createServices<Body>(
       ...(failureQueueUrl !== undefined ? { failureQueue: { sqs: sqs!, queueUrl: failureQueueUrl } } : {}),
       ...(options.streamLogger ? { logger: options.streamLogger } : {}),
     });
+    publishStreamMetrics(consumer, metrics);
     services.push({ name: 'stream', service: consumer, describe: () => ({ streamName, checkpointTableName, workerId: consumer.workerId, failureQueue: failureQueueUrl ?? null }) });
   }
   return services;

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataPoints, emfDocuments, sumOf } from '../../helpers/emf.ts';
 import { freePort } from '../../helpers/haproxy.ts';
 import { type LocalKinesis, startKinesalite } from '../../helpers/kinesalite.ts';
 import { type LocalSqs, startLocalSqs } from '../../helpers/local-sqs.ts';
@@ -56,13 +57,21 @@ describe('bin/server.ts', () => {
     expect(output()).toContain('"reason":"WORK_QUEUE_URL and EVENT_STREAM_NAME must be set (in /etc/sluice/env on an instance)"');
   });
 
-  it('enqueues jobs and puts events where its environment says, and exits 0 on SIGTERM', async () => {
+  it('exits 1, naming the variable, when SLUICE_STAGE is not a stage name', async () => {
+    const { child, output } = startServer({ APP_PORT: String(await freePort()), WORK_QUEUE_URL: 'http://127.0.0.1:1/q', EVENT_STREAM_NAME: 'events', SLUICE_STAGE: 'Prod Stage' });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output()).toContain('SLUICE_STAGE must be a stage name: 1 to 20 lower-case letters, digits or \\"-\\", starting with a letter (given \\"Prod Stage\\")');
+  });
+
+  it('enqueues jobs and puts events where its environment says, and exits 0 on SIGTERM, its metrics written', async () => {
     const { queueUrl } = await sqs.createQueue({ maxReceiveCount: 0 });
     const streamName = await kinesis.createStream();
     const port = await freePort();
     const { child, output } = startServer({
       APP_PORT: String(port),
       SLUICE_VERSION: 'b2c3d4e',
+      SLUICE_STAGE: 'dev',
       WORK_QUEUE_URL: queueUrl,
       EVENT_STREAM_NAME: streamName,
       AWS_REGION: 'us-east-1',
@@ -86,6 +95,12 @@ describe('bin/server.ts', () => {
     expect(code).toBe(0);
     // No FLAGS_* variables: the code defaults, said once rather than per request.
     expect(output().match(/"event":"flags.code_defaults"/g)).toHaveLength(1);
+    // Written at the stop, on standard output beside the log lines: what the CloudWatch agent ships.
+    const points = dataPoints(emfDocuments(output().split('\n')));
+    const web = { Stage: 'dev', Service: 'web' };
+    expect(sumOf(points, 'Requests', { ...web, Route: '/jobs', StatusClass: '2xx' })).toBe(1);
+    expect(sumOf(points, 'Requests', { ...web, Route: '/events', StatusClass: '2xx' })).toBe(1);
+    expect(sumOf(points, 'JobsAccepted', web)).toBe(1);
   });
 });
 
