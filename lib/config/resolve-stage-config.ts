@@ -1,6 +1,7 @@
 import { APP_TIER_DEFAULTS } from '../constructs/app-tier/app-tier-defaults.ts';
 import { validateAppTierSettings } from '../constructs/app-tier/validate-app-tier-settings.ts';
 import { validateEventStreamSettings } from '../constructs/event-stream/validate-event-stream-settings.ts';
+import { validateLogGroupSettings } from '../constructs/log-groups/log-group-settings.ts';
 import { validateMonitoringSettings } from '../constructs/monitoring/validate-monitoring-settings.ts';
 import { validateReleaseResourcesSettings } from '../constructs/release-resources/validate-release-resources-settings.ts';
 import { validateWorkQueueSettings } from '../constructs/work-queue/validate-work-queue-settings.ts';
@@ -44,6 +45,7 @@ export function validateStageConfig(config: StageConfig): string[] {
   check.addAll(validateEventStreamSettings(config));
   check.addAll(validateMonitoringSettings(config));
   check.addAll(validateReleaseResourcesSettings(config));
+  check.addAll(validateLogGroupSettings(config));
   for (const name of ['queueConsumer', 'streamConsumer'] as const) {
     const value = config[name];
     if (value !== undefined && !(consumerKinds as readonly string[]).includes(value)) {

@@ -45,7 +45,12 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
   minHealthyHosts: 'integer',
   queueMessageAgeThreshold: 'duration',
   streamIteratorAgeThreshold: 'duration',
+  jobFailureRateThreshold: 'number',
+  streamFailureRateThreshold: 'number',
+  jobsStalledAfter: 'duration',
+  latencyAnomalyBandWidth: 'number',
   alarmEmail: 'text',
+  logRetention: 'integer',
   artifactInfrequentAccessDays: 'integer',
   artifactNoncurrentRetentionDays: 'integer',
 };

@@ -1,5 +1,6 @@
 import type { AppTierSettings } from '../constructs/app-tier/app-tier.ts';
 import type { EventStreamSettings } from '../constructs/event-stream/event-stream.ts';
+import type { LogGroupSettings } from '../constructs/log-groups/log-group-settings.ts';
 import type { MonitoringSettings } from '../constructs/monitoring/monitoring.ts';
 import type { ReleaseResourcesSettings } from '../constructs/release-resources/release-resources.ts';
 import type { WorkQueueSettings } from '../constructs/work-queue/work-queue.ts';
@@ -11,7 +12,7 @@ import { formatProblems } from '../runtime/problems.ts';
  * constructs, so an error or a `-c name=value` override names exactly one.
  */
 export interface StageConfig
-  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings {
+  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings, LogGroupSettings {
   /** Lower-case name; the stack is `sluice-<stageName>`. */
   readonly stageName: string;
   /**
