@@ -4,7 +4,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { AppTier } from '../app-tier/app-tier.ts';
 import type { EventStream } from '../event-stream/event-stream.ts';
 import type { WorkQueue } from '../work-queue/work-queue.ts';
-import type { SluiceMetrics } from './sluice-metrics.ts';
+import type { ServiceName } from '../../runtime/metric-contract.ts';
+import type { MetricKey, SluiceMetrics } from './sluice-metrics.ts';
 
 export interface ReleaseDashboardProps {
   readonly stageName: string;
@@ -42,23 +43,17 @@ export function releaseDashboard(props: ReleaseDashboardProps): cloudwatch.IWidg
 
   // Five-minute p99, as the anomaly alarm judges it (a one-minute band would not be the alarm's).
   const appP99 = metrics.latencyP99({ period: Duration.minutes(5), label: 'app p99 (ms, 5 min)' });
+  // Successes and failures per consumer: the instance worker's, and the Lambda's when there is one.
+  const outcomes = (processed: MetricKey, failed: MetricKey, failedLabel: string, lambdaService?: ServiceName): cloudwatch.IMetric[] =>
+    (['worker', ...(lambdaService ? [lambdaService] : [])] as ServiceName[]).flatMap((service) => {
+      const who = service === 'worker' ? 'worker' : 'Lambda';
+      return [metrics.metric(service, processed, { label: `processed (${who})` }), metrics.metric(service, failed, { label: `${failedLabel} (${who})` })];
+    });
   const jobs = [
     metrics.metric('web', 'jobsAccepted', { label: 'accepted (web)' }),
-    metrics.metric('worker', 'jobsProcessed', { label: 'processed (worker)' }),
-    metrics.metric('worker', 'jobsFailed', { label: 'failed (worker)' }),
-    ...(queueLambda ? [
-      metrics.metric('queue-lambda', 'jobsProcessed', { label: 'processed (Lambda)' }),
-      metrics.metric('queue-lambda', 'jobsFailed', { label: 'failed (Lambda)' }),
-    ] : []),
+    ...outcomes('jobsProcessed', 'jobsFailed', 'failed', queueLambda ? 'queue-lambda' : undefined),
   ];
-  const records = [
-    metrics.metric('worker', 'streamRecordsProcessed', { label: 'processed (worker)' }),
-    metrics.metric('worker', 'streamRecordsFailed', { label: 'to the failure queue (worker)' }),
-    ...(streamLambda ? [
-      metrics.metric('stream-lambda', 'streamRecordsProcessed', { label: 'processed (Lambda)' }),
-      metrics.metric('stream-lambda', 'streamRecordsFailed', { label: 'to the failure queue (Lambda)' }),
-    ] : []),
-  ];
+  const records = outcomes('streamRecordsProcessed', 'streamRecordsFailed', 'to the failure queue', streamLambda ? 'stream-lambda' : undefined);
   const failureRates = [
     metrics.failureRate('worker', 'jobsFailed', 'jobsProcessed', 'jobs failed % (worker)'),
     metrics.failureRate('worker', 'streamRecordsFailed', 'streamRecordsProcessed', 'stream records failed % (worker)'),

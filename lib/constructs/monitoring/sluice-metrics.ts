@@ -2,7 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { METRIC_NAMESPACE, MetricDimension, MetricName, type ServiceName } from '../../runtime/metric-contract.ts';
 
-type MetricKey = keyof typeof MetricName;
+/** A metric of the contract, by its key in MetricName. */
+export type MetricKey = keyof typeof MetricName;
 
 /**
  * The metrics sluice publishes itself (the services' embedded-metric-format lines, the release
