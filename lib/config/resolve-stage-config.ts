@@ -3,6 +3,7 @@ import { validateAppTierSettings } from '../constructs/app-tier/validate-app-tie
 import { validateDatabaseSettings } from '../constructs/database/validate-database-settings.ts';
 import { validateEventStreamSettings } from '../constructs/event-stream/validate-event-stream-settings.ts';
 import { validateFeatureFlagsSettings } from '../constructs/feature-flags/validate-feature-flags-settings.ts';
+import { validateLogGroupSettings } from '../constructs/log-groups/log-group-settings.ts';
 import { validateMonitoringSettings } from '../constructs/monitoring/validate-monitoring-settings.ts';
 import { validateReleaseResourcesSettings } from '../constructs/release-resources/validate-release-resources-settings.ts';
 import { validateWorkQueueSettings } from '../constructs/work-queue/validate-work-queue-settings.ts';
@@ -48,6 +49,7 @@ export function validateStageConfig(config: StageConfig): string[] {
   check.addAll(validateReleaseResourcesSettings(config));
   check.addAll(validateDatabaseSettings(config));
   check.addAll(validateFeatureFlagsSettings(config));
+  check.addAll(validateLogGroupSettings(config));
   for (const name of ['queueConsumer', 'streamConsumer'] as const) {
     const value = config[name];
     if (value !== undefined && !(consumerKinds as readonly string[]).includes(value)) {

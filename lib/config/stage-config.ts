@@ -2,6 +2,7 @@ import type { AppTierSettings } from '../constructs/app-tier/app-tier.ts';
 import type { DatabaseSettings } from '../constructs/database/database.ts';
 import type { EventStreamSettings } from '../constructs/event-stream/event-stream.ts';
 import type { FeatureFlagsSettings } from '../constructs/feature-flags/feature-flags.ts';
+import type { LogGroupSettings } from '../constructs/log-groups/log-group-settings.ts';
 import type { MonitoringSettings } from '../constructs/monitoring/monitoring.ts';
 import type { ReleaseResourcesSettings } from '../constructs/release-resources/release-resources.ts';
 import type { WorkQueueSettings } from '../constructs/work-queue/work-queue.ts';
@@ -13,7 +14,7 @@ import { formatProblems } from '../runtime/problems.ts';
  * constructs, so an error or a `-c name=value` override names exactly one.
  */
 export interface StageConfig
-  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings, DatabaseSettings, FeatureFlagsSettings {
+  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings, LogGroupSettings, DatabaseSettings, FeatureFlagsSettings {
   /** Lower-case name; the stack is `sluice-<stageName>`. */
   readonly stageName: string;
   /**

@@ -1,12 +1,14 @@
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { encryptedLogGroup } from './log-groups/encrypted-log-group.ts';
+import { type LogGroupSettings, validateLogGroupSettings } from './log-groups/log-group-settings.ts';
+import { throwIfInvalid } from './settings-validation.ts';
 
-export interface ConsumerFunctionProps {
+export interface ConsumerFunctionProps extends LogGroupSettings {
   /** The entry point under lambda/, e.g. `lambda/queue-consumer.ts`. */
   readonly entry: string;
   readonly description: string;
@@ -19,17 +21,17 @@ const repositoryRoot = new URL('../../', import.meta.url);
 
 /**
  * The Lambda function of a consumer (the work queue's, the event stream's): a Node.js 24 arm64
- * function bundled with esbuild from an entry point in lambda/, with its own log group and a role
+ * function bundled with esbuild from an entry point in lambda/, with its own encrypted log group
+ * (kept for the stage's logRetention; the metrics in its embedded-metric-format lines are extracted
+ * there, with no agent) and a role
  * that may write only there. Created as `Consumer`, `ConsumerRole` and `ConsumerLogs` in `scope`; the
  * event source added by the caller grants what the function reads.
  */
 export function consumerFunction(scope: Construct, props: ConsumerFunctionProps): nodejs.NodejsFunction {
   // An explicit log group and a role without managed policies: AWSLambdaBasicExecutionRole would
   // let the function create log groups and write to any of them.
-  const logGroup = new logs.LogGroup(scope, 'ConsumerLogs', {
-    retention: logs.RetentionDays.THREE_MONTHS,
-    removalPolicy: RemovalPolicy.DESTROY,
-  });
+  throwIfInvalid('consumer function', validateLogGroupSettings(props));
+  const logGroup = encryptedLogGroup(scope, 'ConsumerLogs', { retention: props.logRetention });
   const role = new iam.Role(scope, 'ConsumerRole', {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: props.roleDescription,

@@ -60,6 +60,7 @@ export class SluiceStack extends Stack {
       artifactBucket: release.artifactBucket,
       currentVersionParameter: release.currentVersionParameter,
       deletionProtection: config.protectData,
+      logGroupNamePrefix: `/sluice/${config.stageName}`,
       environment: {
         // The producer side, always present: the web app sends POST /jobs and POST /events here,
         // whoever consumes them.

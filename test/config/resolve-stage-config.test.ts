@@ -55,6 +55,16 @@ describe('resolveStageConfig', () => {
     ]);
   });
 
+  it('reads the log retention and the new alarm settings from -c, and refuses a retention CloudWatch does not offer', () => {
+    const config = resolveStageConfig('prod', { logRetention: '3653', jobFailureRateThreshold: '2.5', jobsStalledAfter: '15m', latencyAnomalyBandWidth: '4' });
+    expect(config).toMatchObject({ logRetention: 3653, jobFailureRateThreshold: 2.5, latencyAnomalyBandWidth: 4 });
+    expect(config.jobsStalledAfter?.toMinutes()).toBe(15);
+    expect(problemsOf(() => resolveStageConfig('dev', { logRetention: '100', streamFailureRateThreshold: '-1' }))).toEqual([
+      'streamFailureRateThreshold must be between 0 and 100 percent (given -1)',
+      'logRetention must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 days, the periods CloudWatch Logs allows (given 100)',
+    ]);
+  });
+
   it('puts the list in the error message', () => {
     expect(() => resolveStageConfig('prod', { deregistrationDelay: 4000, appPort: 80 })).toThrow(
       'Invalid configuration for stage "prod":\n'
@@ -77,7 +87,7 @@ describe('resolveStageConfig', () => {
       + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
       + 'workerStopTimeout, installHealthTimeout, instanceReadyTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
       + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
-      + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, alarmEmail, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays, '
+      + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, jobFailureRateThreshold, streamFailureRateThreshold, jobsStalledAfter, latencyAnomalyBandWidth, alarmEmail, logRetention, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays, '
       + 'database, databaseInstanceType, databaseAllocatedStorage, databaseMaxAllocatedStorage, databaseMultiAz, databaseBackupRetention, '
       + 'databaseCpuThreshold, databaseFreeStorageThreshold, databaseConnectionsThreshold, flagsRolloutDuration, flagsRolloutGrowthFactor, flagsRolloutBakeTime, githubRepository, githubOidcProviderArn';
     expect(problemsOf(() => resolveStageConfig('dev', { minCapacty: '3', colour: 'blue', maxReceiveCount: '0' }))).toEqual([

@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AppTier, type AppTierSettings } from '../../lib/constructs/app-tier/app-tier.ts';
+import { AppTier, type AppTierProps, type AppTierSettings } from '../../lib/constructs/app-tier/app-tier.ts';
 import { signalOnExitCommands, waitForLoadBalancerCommands } from '../../lib/constructs/app-tier/instance-user-data.ts';
 import { parseCliArgs } from '../../lib/runtime/release/cli/parse-args.ts';
 import { BadInputError } from '../../lib/runtime/release/errors.ts';
+import { bootScript, cloudWatchAgentConfig, referencedLogicalId } from '../helpers/instance-user-data.ts';
 import { testApp } from '../helpers/synth.ts';
 
 /** What `cdk synth` with the account's credentials records in cdk.context.json for the default AMI. */
@@ -22,7 +24,7 @@ const RECORDED_AMI = 'ami-0abcdef1234567890';
  * The app tier in a stack of its own; with an account and region, cdk.context.json holds `recordedAmi`
  * for the default AMI parameter (null: nothing recorded).
  */
-function appTierStack(settings: AppTierSettings = {}, env?: { account: string; region: string }, recordedAmi: string | null = RECORDED_AMI, app = testApp()) {
+function appTierStack(settings: AppTierSettings & Pick<AppTierProps, 'logRetention' | 'logGroupNamePrefix'> = {}, env?: { account: string; region: string }, recordedAmi: string | null = RECORDED_AMI, app = testApp()) {
   if (env && recordedAmi) app.node.setContext(amiContextKey(env.account, env.region), recordedAmi);
   const stack = new Stack(app, 'TestStack', { env });
   const appTier = new AppTier(stack, 'AppTier', {
@@ -226,7 +228,7 @@ describe('AppTier', () => {
       });
     });
 
-    it('have a role limited to SSM, reading releases and the current-version parameter, and signalling readiness', () => {
+    it('have a role limited to SSM, reading releases and the current-version parameter, writing their log groups, and signalling readiness', () => {
       template.hasResourceProperties('AWS::IAM::Role', {
         AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] },
         ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore']] }],
@@ -237,6 +239,7 @@ describe('AppTier', () => {
       expect(actions.sort()).toEqual([
         'cloudformation:SignalResource',
         'elasticloadbalancing:DescribeTargetHealth',
+        'logs:CreateLogStream', 'logs:PutLogEvents',
         's3:GetObject',
         'ssm:DescribeParameters', 'ssm:GetParameter', 'ssm:GetParameterHistory', 'ssm:GetParameters',
       ]);
@@ -282,6 +285,83 @@ describe('AppTier', () => {
         expect(exitCode(version)).toBe(2);
         expect(() => parseCliArgs(['release', '--', version])).toThrow(BadInputError);
       }
+    });
+  });
+
+  describe('service logs', () => {
+    const logGroups = (t: Template) => t.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: Match.anyValue() } });
+
+    it('are one encrypted log group per service, named after the stack, kept one year by default', () => {
+      const groups = Object.values(logGroups(template)).map((group) => group.Properties);
+      expect(groups.map((group) => group.LogGroupName).sort()).toEqual(['/TestStack/web', '/TestStack/worker']);
+      for (const group of groups) {
+        expect(group).toMatchObject({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^LogEncryptionKey/), 'Arn'] } });
+      }
+    });
+
+    it('take the name prefix and the retention from the props', () => {
+      const { template: tuned } = appTierStack({ logGroupNamePrefix: '/sluice/prod', logRetention: 3653 });
+      const groups = Object.values(logGroups(tuned)).map((group) => group.Properties);
+      expect(groups.map((group) => [group.LogGroupName, group.RetentionInDays]).sort()).toEqual([['/sluice/prod/web', 3653], ['/sluice/prod/worker', 3653]]);
+    });
+
+    it('are what the CloudWatch agent ships: every file it collects goes to a log group of the stack, one stream per instance', () => {
+      const collected = cloudWatchAgentConfig(bootScript(template)).logs.logs_collected.files.collect_list;
+      expect(collected.map((file) => file.file_path).sort()).toEqual(['/var/log/sluice/web.log', '/var/log/sluice/worker.log']);
+      const groups = logGroups(template);
+      for (const file of collected) {
+        const logicalId = referencedLogicalId(file.log_group_name);
+        expect(Object.keys(groups)).toContain(logicalId);
+        // Each service's file goes to that service's group.
+        expect(groups[logicalId].Properties.LogGroupName).toBe(`/TestStack/${/\/(\w+)\.log$/.exec(file.file_path)![1]}`);
+        expect(file.log_stream_name).toBe('{instance_id}');
+        // The stack owns retention; the agent would need logs:PutRetentionPolicy.
+        expect(file.retention_in_days).toBeUndefined();
+      }
+    });
+
+    it('are the files the services write: each systemd unit appends its output to the file the agent ships', () => {
+      const script = bootScript(template);
+      const collected = cloudWatchAgentConfig(script).logs.logs_collected.files.collect_list.map((file) => file.file_path).sort();
+      const appended = [...script.matchAll(/^StandardOutput=append:(\S+)$/gm)].map((match) => match[1]).sort();
+      expect(appended).toEqual(collected);
+      expect(script).not.toMatch(/^StandardError=(?!inherit)/m);
+    });
+
+    it('are shipped by an agent installed and started before any service runs, with no metrics or socket listener of its own', () => {
+      const script = bootScript(template);
+      const at = (text: string) => {
+        expect(script).toContain(text);
+        return script.indexOf(text);
+      };
+      expect(at('dnf install -y nodejs22 amazon-cloudwatch-agent')).toBeLessThan(at('amazon-cloudwatch-agent-ctl -a fetch-config'));
+      expect(at('amazon-cloudwatch-agent-ctl -a fetch-config')).toBeLessThan(at('systemctl start sluice-web.service'));
+      expect(at('amazon-cloudwatch-agent-ctl -a fetch-config')).toBeLessThan(at('/opt/sluice/bin/sluice-install "$version"'));
+      const config = cloudWatchAgentConfig(script);
+      expect(config.metrics).toBeUndefined();
+      expect(config.logs.metrics_collected).toBeUndefined();
+      // Rotated locally with copytruncate: the services keep their file open.
+      expect(script).toMatch(/\/etc\/logrotate\.d\/sluice[^]*copytruncate/);
+    });
+
+    it('may be written by the instances, and no other log group: CreateLogStream and PutLogEvents on exactly their ARNs', () => {
+      const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('AppTierInstanceRole') }] } }));
+      const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+      const logStatements = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('logs:')));
+      expect(logStatements).toHaveLength(1);
+      expect([logStatements[0].Action].flat().sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      const resources = [logStatements[0].Resource].flat() as { 'Fn::GetAtt': [string, string] }[];
+      expect(resources.map((resource) => resource['Fn::GetAtt']).sort()).toEqual(Object.keys(logGroups(template)).sort().map((id) => [id, 'Arn']));
+      // Nor the managed agent policy, which may create and write any group.
+      expect(JSON.stringify(template.findResources('AWS::IAM::Role'))).not.toContain('CloudWatchAgentServerPolicy');
+    });
+
+    it('refuse a retention CloudWatch does not offer and a prefix that is not a log group name', () => {
+      expect(() => appTierStack({ logRetention: 42 as RetentionDays, logGroupNamePrefix: 'sluice dev' })).toThrow(
+        'Invalid app tier settings:\n'
+          + '  - logRetention must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 days, the periods CloudWatch Logs allows (given 42)\n'
+          + '  - logGroupNamePrefix must start with "/" and hold only letters, digits and "_-/.#" (given "sluice dev")',
+      );
     });
   });
 
@@ -443,7 +523,8 @@ describe('AppTier', () => {
     it('expresses 5xx as a percentage of requests, zero when there are none', () => {
       const { appTier } = appTierStack();
       const rate = appTier.metricElb5xxRate();
-      expect(rate.expression).toBe('IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)');
+      expect(rate.expression).toBe('IF(requests > 0, 100 * FILL(elb5xx, 0) / requests, 0)');
+      expect(appTier.metricTarget5xxRate().expression).toBe('IF(requests > 0, 100 * FILL(target5xx, 0) / requests, 0)');
       expect(rate.period.toSeconds()).toBe(60);
       expect(appTier.metricTargetResponseTimeP99().statistic).toBe('p99');
       expect(appTier.metricHealthyHosts().statistic).toBe('Minimum');

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { consumerFunction } from '../../lib/constructs/consumer-function.ts';
@@ -29,8 +30,9 @@ describe('consumerFunction', () => {
     });
   });
 
-  it('logs to its own log group, kept 90 days, through a role with no managed policies that may write only there', () => {
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  it('logs to its own log group, encrypted with the stack\'s log key and kept one year, through a role with no managed policies that may write only there', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', 1);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LogEncryptionKey'), 'Arn'] } });
     template.hasResourceProperties('AWS::IAM::Role', {
       Description: 'a consumer role',
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
@@ -42,5 +44,14 @@ describe('consumerFunction', () => {
         { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^QueueConsumerLogs'), 'Arn'] } },
       ] },
     });
+  });
+
+  it('keeps its log group for the stage\'s logRetention, one of the periods CloudWatch allows', () => {
+    const tuned = testStack();
+    consumerFunction(new Construct(tuned, 'Queue'), { entry: 'lambda/queue-consumer.ts', description: 'a consumer', roleDescription: 'a consumer role', timeout: Duration.seconds(42), logRetention: RetentionDays.TEN_YEARS });
+    Template.fromStack(tuned).hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 3653 });
+    expect(() => consumerFunction(new Construct(testStack(), 'Queue'), {
+      entry: 'lambda/queue-consumer.ts', description: 'a consumer', roleDescription: 'a consumer role', timeout: Duration.seconds(42), logRetention: 10 as RetentionDays,
+    })).toThrow(/logRetention must be one of 1, 3, 5, 7, 14, 30, .* days, the periods CloudWatch Logs allows \(given 10\)/);
   });
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { StackOutputs } from '../../lib/runtime/stack-contract.ts';
 import { resolveStageConfig } from '../../lib/config/resolve-stage-config.ts';
 import { SluiceStack } from '../../lib/stacks/sluice-stack.ts';
+import { bootScript, cloudWatchAgentConfig, referencedLogicalId } from '../helpers/instance-user-data.ts';
 import { synthStage, testApp } from '../helpers/synth.ts';
 
 const dev = synthStage('dev');
@@ -141,7 +142,21 @@ describe('SluiceStack', () => {
     lambdas.resourcePropertiesCountIs('AWS::Lambda::Function', { Handler: 'index.handler', Environment: { Variables: Match.objectLike({ SLUICE_STAGE: 'prod' }) } }, 2);
   });
 
-    it('protects data in prod and not in dev', () => {
+  it('ships the web app\'s and the worker\'s logs to /sluice/<stage>/web and /worker, and the Lambda consumers log to their own groups, all encrypted and kept the stage\'s retention', () => {
+    const groupNames = (template: typeof dev.template, script = bootScript(template)) => cloudWatchAgentConfig(script).logs.logs_collected.files.collect_list
+      .map((file) => template.findResources('AWS::Logs::LogGroup')[referencedLogicalId(file.log_group_name)].Properties.LogGroupName).sort();
+    expect(groupNames(dev.template)).toEqual(['/sluice/dev/web', '/sluice/dev/worker']);
+    expect(groupNames(prod.template)).toEqual(['/sluice/prod/web', '/sluice/prod/worker']);
+
+    const lambdas = synthStage('dev', { queueConsumer: 'both', streamConsumer: 'both', logRetention: 731 }).template;
+    const groups = Object.entries(lambdas.findResources('AWS::Logs::LogGroup')).filter(([id]) => !id.startsWith('AppTierFlowLog'));
+    expect(groups.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['AppTierWebLogs', 'AppTierWorkerLogs', 'EventStreamConsumerLogs', 'WorkQueueConsumerLogs']);
+    for (const [, group] of groups) {
+      expect(group.Properties).toMatchObject({ RetentionInDays: 731, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^LogEncryptionKey/), 'Arn'] } });
+    }
+  });
+
+  it('protects data in prod and not in dev', () => {
     for (const table of Object.values(prod.template.findResources('AWS::DynamoDB::Table'))) {
       expect(table).toMatchObject({ DeletionPolicy: 'Retain', Properties: { DeletionProtectionEnabled: true } });
     }

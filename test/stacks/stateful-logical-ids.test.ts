@@ -10,9 +10,12 @@ import { synthStage } from '../helpers/synth.ts';
 const PINNED: readonly (readonly [logicalId: string, type: string])[] = [
   ['AccessLogsBucketCD784A59', 'AWS::S3::Bucket'],
   ['AppTierFlowLogGroup3FBB957D', 'AWS::Logs::LogGroup'],
+  ['AppTierWebLogsFC0D119E', 'AWS::Logs::LogGroup'],
+  ['AppTierWorkerLogs9CF2A711', 'AWS::Logs::LogGroup'],
   ['EventStreamA212D9D0', 'AWS::Kinesis::Stream'],
   ['EventStreamCheckpointTable724AE4E9', 'AWS::DynamoDB::Table'],
   ['EventStreamFailureQueue52A7DA44', 'AWS::SQS::Queue'],
+  ['LogEncryptionKey15FECC8A', 'AWS::KMS::Key'],
   ['MonitoringAlarmTopicKeyFFA45DC9', 'AWS::KMS::Key'],
   ['ReleaseArtifactBucket9E389211', 'AWS::S3::Bucket'],
   ['ReleaseReleaseTable8F61A71E', 'AWS::DynamoDB::Table'],

@@ -9,9 +9,12 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { FactName } from 'aws-cdk-lib/region-info';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { encryptedLogGroup } from '../log-groups/encrypted-log-group.ts';
+import { type LogGroupSettings, validateLogGroupSettings } from '../log-groups/log-group-settings.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { APP_TIER_DEFAULTS } from './app-tier-defaults.ts';
-import { instanceUserData } from './instance-user-data.ts';
+import { cloudWatchAgentConfig } from './cloudwatch-agent-config.ts';
+import { INSTANCE_SERVICES, type InstanceService, instanceUserData, serviceLogFile } from './instance-user-data.ts';
 import { validateAppTierSettings } from './validate-app-tier-settings.ts';
 
 /** The tunable settings of the app tier; every one has a default chosen for fast, safe releases. */
@@ -113,7 +116,7 @@ export interface AppTierSettings {
   readonly certificateArn?: string;
 }
 
-export interface AppTierProps extends AppTierSettings {
+export interface AppTierProps extends AppTierSettings, LogGroupSettings {
   /** Bucket that receives the load balancer's access logs (SSE-S3, as ALB logging requires). */
   readonly accessLogsBucket: s3.IBucket;
   /** Bucket holding release artifacts at `releases/<version>.tgz`; instances may only read it. */
@@ -137,6 +140,11 @@ export interface AppTierProps extends AppTierSettings {
    * @default false
    */
   readonly isolatedSubnets?: boolean;
+  /**
+   * Start of the services' log group names: `<prefix>/web` and `<prefix>/worker`.
+   * @default '/<stack name>'
+   */
+  readonly logGroupNamePrefix?: string;
 }
 
 /**
@@ -152,11 +160,19 @@ export class AppTier extends Construct {
   public readonly instanceSecurityGroup: ec2.SecurityGroup;
   /** Fewest instances the group keeps; the healthy-host alarm is derived from it. */
   public readonly minCapacity: number;
+  /** One log group per service on the instances, which the CloudWatch agent ships each service's output to. */
+  public readonly serviceLogGroups: Readonly<Record<InstanceService, logs.LogGroup>>;
 
   constructor(scope: Construct, id: string, props: AppTierProps) {
     super(scope, id);
+    const logGroupNamePrefix = props.logGroupNamePrefix ?? `/${Stack.of(this).stackName}`;
     throwIfInvalid('app tier', [
       ...validateAppTierSettings(props),
+      ...validateLogGroupSettings(props),
+      // The characters CloudWatch Logs allows in a log group name.
+      ...(Token.isUnresolved(logGroupNamePrefix) || /^\/[A-Za-z0-9_\-/.#]{1,400}$/.test(logGroupNamePrefix) ? [] : [
+        `logGroupNamePrefix must start with "/" and hold only letters, digits and "_-/.#" (given "${logGroupNamePrefix}")`,
+      ]),
       ...Object.keys(props.environment ?? {})
         .filter((name) => !/^[A-Z_][A-Z0-9_]*$/.test(name))
         .map((name) => `environment variable names must be upper-case letters, digits and "_" (given "${name}")`),
@@ -248,7 +264,7 @@ export class AppTier extends Construct {
 
     this.instanceRole = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'sluice app instance: SSM management, release artifacts, queue, stream and checkpoints',
+      description: 'sluice app instance: SSM management, release artifacts, its log groups, queue, stream and checkpoints',
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
     Validations.of(this.instanceRole).acknowledge({
@@ -264,6 +280,21 @@ export class AppTier extends Construct {
       reason: 'Instances install whichever release version is current, so they may read any object under releases/ — and nothing else in the bucket.',
     });
     props.currentVersionParameter.grantRead(this.instanceRole);
+
+    // --- service logs --------------------------------------------------------------------------
+    // One group per service, so a person reads the web app's requests or the worker's messages
+    // without the other's lines in between. The agent writes exactly these groups: the role gets
+    // logs:CreateLogStream and logs:PutLogEvents on them and nothing else in CloudWatch Logs (not
+    // CloudWatchAgentServerPolicy, which may create and write any group and put any metric). No KMS
+    // permission: CloudWatch Logs itself uses the log key.
+    this.serviceLogGroups = Object.fromEntries(INSTANCE_SERVICES.map((service) => {
+      const logGroup = encryptedLogGroup(this, `${service === 'web' ? 'Web' : 'Worker'}Logs`, {
+        logGroupName: `${logGroupNamePrefix}/${service}`,
+        retention: props.logRetention,
+      });
+      logGroup.grantWrite(this.instanceRole);
+      return [service, logGroup];
+    })) as Record<InstanceService, logs.LogGroup>;
 
     // Ready means serving: the signal a new instance sends (see instanceUserData) waits for its target.
     this.instanceRole.addToPolicy(new iam.PolicyStatement({ actions: ['cloudformation:SignalResource'], resources: [Aws.STACK_ID] }));
@@ -297,6 +328,10 @@ export class AppTier extends Construct {
         workerStopTimeoutSeconds: (props.workerStopTimeout ?? APP_TIER_DEFAULTS.workerStopTimeout).toSeconds(),
         installHealthTimeoutSeconds: (props.installHealthTimeout ?? APP_TIER_DEFAULTS.installHealthTimeout).toSeconds(),
         environment: props.environment ?? {},
+        cloudWatchAgentConfig: cloudWatchAgentConfig(INSTANCE_SERVICES.map((service) => ({
+          filePath: serviceLogFile(service),
+          logGroupName: this.serviceLogGroups[service].logGroupName,
+        }))),
         readiness: {
           region: Aws.REGION,
           stackName: Aws.STACK_NAME,
@@ -394,12 +429,12 @@ export class AppTier extends Construct {
 
   /** Percentage of requests the load balancer itself answered with 5xx (no healthy target, timeouts), per minute. */
   metricElb5xxRate(props?: cloudwatch.MathExpressionOptions): cloudwatch.MathExpression {
-    return this.errorRate(this.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1) }), 'ELB 5xx %', props);
+    return this.errorRate('elb5xx', this.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1) }), 'ELB 5xx %', props);
   }
 
   /** Percentage of requests the app instances answered with 5xx, per minute. */
   metricTarget5xxRate(props?: cloudwatch.MathExpressionOptions): cloudwatch.MathExpression {
-    return this.errorRate(this.loadBalancer.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: Duration.minutes(1) }), 'Target 5xx %', props);
+    return this.errorRate('target5xx', this.loadBalancer.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: Duration.minutes(1) }), 'Target 5xx %', props);
   }
 
   /** Target response time at the 99th percentile, per minute. */
@@ -417,11 +452,12 @@ export class AppTier extends Construct {
     return this.targetGroup.metrics.healthyHostCount({ statistic: 'Minimum', period: Duration.minutes(1), ...props });
   }
 
-  private errorRate(errors: cloudwatch.Metric, label: string, props?: cloudwatch.MathExpressionOptions): cloudwatch.MathExpression {
+  /** `errorsId` names the errors in the expression: each rate has its own, so both fit on one graph. */
+  private errorRate(errorsId: string, errors: cloudwatch.Metric, label: string, props?: cloudwatch.MathExpressionOptions): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({
       // Minutes without requests have no data; they count as 0 % rather than leaving the alarm unknown.
-      expression: 'IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)',
-      usingMetrics: { errors, requests: this.loadBalancer.metrics.requestCount({ period: Duration.minutes(1) }) },
+      expression: `IF(requests > 0, 100 * FILL(${errorsId}, 0) / requests, 0)`,
+      usingMetrics: { [errorsId]: errors, requests: this.loadBalancer.metrics.requestCount({ period: Duration.minutes(1) }) },
       label,
       period: Duration.minutes(1),
       ...props,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Aws } from 'aws-cdk-lib';
 import { UserData } from 'aws-cdk-lib/aws-ec2';
+import { CLOUDWATCH_AGENT_CONFIG_PATH } from './cloudwatch-agent-config.ts';
 
 /**
  * `sluice-install` as instances get it. User data is limited to 16 KB: the script is embedded
@@ -11,6 +12,19 @@ export const installScript = readFileSync(new URL('./sluice-install.sh', import.
   .split('\n')
   .filter((line, index) => index === 0 || !/^\s*(#|$)/.test(line))
   .join('\n');
+
+/** The two systemd services of an instance, both from one release. */
+export const INSTANCE_SERVICES = ['web', 'worker'] as const;
+export type InstanceService = (typeof INSTANCE_SERVICES)[number];
+
+/**
+ * The file a service's output (its JSON lines, stdout and stderr) is appended to; the CloudWatch
+ * agent ships it. `sluice-install` reads the same path (`<root>/var/log/sluice/<name>.log`) for
+ * both service managers.
+ */
+export function serviceLogFile(service: InstanceService): string {
+  return `/var/log/sluice/${service}.log`;
+}
 
 export interface InstanceUserDataProps {
   readonly artifactBucketName: string;
@@ -23,6 +37,8 @@ export interface InstanceUserDataProps {
   readonly environment: Readonly<Record<string, string>>;
   /** Where the instance reports that it is ready. */
   readonly readiness: ReadinessSignalProps;
+  /** The CloudWatch agent's configuration (cloudWatchAgentConfig): which file goes to which log group. */
+  readonly cloudWatchAgentConfig: string;
 }
 
 /** The resource signal a new instance sends once it serves, and the load-balancer check before it. */
@@ -40,8 +56,9 @@ export interface ReadinessSignalProps {
 }
 
 /**
- * Boot script for an app-tier instance: Node.js 22, a `sluice` system user, the two systemd services
- * (web app and worker, from one release) and `sluice-install`; then it installs whatever version the
+ * Boot script for an app-tier instance: Node.js 22, the CloudWatch agent shipping the services' log
+ * files, a `sluice` system user, the two systemd services (web app and worker, from one release) and
+ * `sluice-install`; then it installs whatever version the
  * current-version parameter names, so an instance launched mid-release comes up on the new version.
  * It signals CloudFormation how that went (see signalOnExitCommands).
  */
@@ -52,9 +69,16 @@ export function instanceUserData(props: InstanceUserDataProps): UserData {
     'set -euo pipefail',
     // First, so that a failure of any later step (dnf included) is signalled at once.
     ...signalOnExitCommands(props.readiness),
-    'dnf install -y nodejs22',
+    'dnf install -y nodejs22 amazon-cloudwatch-agent logrotate',
     'id sluice >/dev/null 2>&1 || useradd --system --home-dir /opt/sluice --shell /sbin/nologin sluice',
-    'mkdir -p /etc/sluice /opt/sluice/bin /opt/sluice/releases',
+    'mkdir -p /etc/sluice /opt/sluice/bin /opt/sluice/releases /var/log/sluice',
+    // The agent starts before the services and tails their files from the first line on.
+    `touch ${INSTANCE_SERVICES.map(serviceLogFile).join(' ')}`,
+    heredoc(CLOUDWATCH_AGENT_CONFIG_PATH, props.cloudWatchAgentConfig),
+    `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:${CLOUDWATCH_AGENT_CONFIG_PATH}`,
+    // CloudWatch keeps the history; the instance keeps three days. copytruncate: the services keep
+    // their file open (systemd's append:), and the agent notices the truncation and reads on from 0.
+    heredoc('/etc/logrotate.d/sluice', ['/var/log/sluice/*.log {', 'daily', 'maxsize 100M', 'rotate 3', 'copytruncate', 'compress', 'missingok', 'notifempty', '}'].join('\n')),
     heredoc('/etc/sluice/env', [
       `ARTIFACT_BUCKET=${props.artifactBucketName}`,
       `APP_PORT=${props.appPort}`,
@@ -69,12 +93,14 @@ export function instanceUserData(props: InstanceUserDataProps): UserData {
     heredoc('/opt/sluice/bin/sluice-install', installScript.trimEnd()),
     'chmod 0755 /opt/sluice/bin/sluice-install',
     heredoc('/etc/systemd/system/sluice-web.service', serviceUnit({
+      service: 'web',
       description: 'sluice web app',
       entry: 'server.mjs',
       // The ALB has already drained this target when the release stops it; 30 s covers a slow request.
       stopTimeoutSeconds: 30,
     })),
     heredoc('/etc/systemd/system/sluice-worker.service', serviceUnit({
+      service: 'worker',
       description: 'sluice background worker',
       entry: 'worker.mjs',
       stopTimeoutSeconds: props.workerStopTimeoutSeconds,
@@ -161,6 +187,7 @@ const placeholderServer = [
 ].join('\n');
 
 interface ServiceUnitProps {
+  readonly service: InstanceService;
   readonly description: string;
   readonly entry: string;
   readonly stopTimeoutSeconds: number;
@@ -181,6 +208,9 @@ function serviceUnit(props: ServiceUnitProps): string {
     'WorkingDirectory=/opt/sluice/current',
     // Stack traces name the TypeScript sources through the release's .map files.
     `ExecStart=/usr/bin/node-22 --enable-source-maps ${props.entry}`,
+    // Into the file the CloudWatch agent ships (stderr follows: systemd's StandardError=inherit).
+    // systemd opens it before the sandbox below applies, so ProtectSystem=strict does not stand in the way.
+    `StandardOutput=append:${serviceLogFile(props.service)}`,
     'Restart=on-failure',
     'RestartSec=2',
     'KillSignal=SIGTERM',

@@ -27,8 +27,8 @@
 # ARTIFACT_BUCKET (s3://$ARTIFACT_BUCKET/releases). From the caller's environment, for tests and
 # hosts without systemd: SLUICE_ROOT, a prefix for every path the script touches (default: none);
 # SLUICE_SERVICE_MANAGER=systemd|process (default: systemd when it runs, else each service is a
-# background `node` process with a pid file in <root>/run/sluice and its output in
-# <root>/var/log/sluice); SLUICE_NODE, the node binary of the process manager (default: node).
+# background `node` process with a pid file in <root>/run/sluice; either way its output goes to
+# <root>/var/log/sluice/<name>.log); SLUICE_NODE, the node binary of the process manager (default: node).
 #
 # The user data embeds this file without its comment lines (EC2 allows 16 KB of user data): keep
 # every comment on lines of its own, and no heredoc.
@@ -149,12 +149,13 @@ service_restart() {
   service_start "$1"
 }
 
-# The last lines a service wrote: why it never reported healthy.
+# The last lines a service wrote: why it never reported healthy. Under either manager its output
+# is appended to <root>/var/log/sluice/<name>.log (the systemd units use StandardOutput=append:, for
+# the CloudWatch agent); systemd's own lines about the unit (a failed start) stay in the journal.
 service_log() {
+  tail -n 40 "$log_dir/$1.log" 2>/dev/null || true
   if [[ "$manager" == systemd ]]; then
-    journalctl -u "sluice-$1.service" -n 40 --no-pager || true
-  else
-    tail -n 40 "$log_dir/$1.log" 2>/dev/null || true
+    journalctl -u "sluice-$1.service" -n 5 --no-pager -o cat 2>/dev/null || true
   fi
 }
 

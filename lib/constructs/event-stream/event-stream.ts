@@ -10,6 +10,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { consumerFunction } from '../consumer-function.ts';
 import { durableTableProps } from '../durable-table.ts';
+import type { LogGroupSettings } from '../log-groups/log-group-settings.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { EVENT_STREAM_DEFAULTS, EVENT_STREAM_LAMBDA_CONSUMER_DEFAULTS, MAX_RECORD_AGE_LIMIT } from './event-stream-defaults.ts';
 import { validateEventStreamSettings } from './validate-event-stream-settings.ts';
@@ -66,7 +67,7 @@ export interface EventStreamLambdaConsumerProps {
   readonly timeout?: Duration;
 }
 
-export interface EventStreamProps extends EventStreamSettings {
+export interface EventStreamProps extends EventStreamSettings, LogGroupSettings {
   /**
    * Keep the checkpoint table when the stack is deleted, and protect it from deletion.
    * @default false
@@ -136,7 +137,7 @@ export class EventStream extends Construct {
       reason: 'The failure queue is the stream\'s dead-letter queue: records land here after their bounded retries, from the instance consumer and from Lambda\'s on-failure destination; a queue behind it would only hold the same records again.',
     });
 
-    if (consumer) this.consumerFunction = this.addLambdaConsumer(consumer);
+    if (consumer) this.consumerFunction = this.addLambdaConsumer(consumer, props.logRetention);
   }
 
   /**
@@ -163,12 +164,13 @@ export class EventStream extends Construct {
   }
 
   // --- Lambda consumer ---------------------------------------------------------------------------
-  private addLambdaConsumer(consumer: ResolvedLambdaConsumer): nodejs.NodejsFunction {
+  private addLambdaConsumer(consumer: ResolvedLambdaConsumer, logRetention: LogGroupSettings['logRetention']): nodejs.NodejsFunction {
     const streamConsumerFunction = consumerFunction(this, {
       entry: 'lambda/stream-consumer.ts',
       description: 'sluice event-stream consumer: runs the record processor per shard batch, reports the first record not done',
       roleDescription: 'sluice event-stream Lambda consumer: writes its log group, reads the stream, reports failures to the failure queue',
       timeout: consumer.timeout,
+      logRetention,
     });
 
     // The event source grants the function the stream reads its polling needs, and the on-failure

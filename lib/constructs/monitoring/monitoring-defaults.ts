@@ -26,4 +26,17 @@ export const MONITORING_DEFAULTS: Readonly<Required<Omit<MonitoringSettings, 'mi
   // restarted by a release (its 60-second stop timeout) leaves it at most about a minute behind;
   // two minutes means it is not catching up, and replay after a failure grows with every minute.
   streamIteratorAgeThreshold: Duration.minutes(2),
+  // A healthy handler fails now and then (a dependency's timeout, retried); one job in twenty failing
+  // for minutes is a broken version or a dependency that is down.
+  jobFailureRateThreshold: 5,
+  // A record in the failure queue waits for a person to replay it, while a failed job retries by
+  // itself: one record in a hundred is already a lot of replaying.
+  streamFailureRateThreshold: 1,
+  // Twice the queue-age threshold: by then every normal wait (a long poll, a redelivery after the
+  // visibility timeout, a worker stopped by a release) is over several times.
+  jobsStalledAfter: Duration.minutes(10),
+  // CloudWatch's usual band is 2 standard deviations; a p99 is noisy, and the fixed
+  // responseTimeP99Threshold already catches the outright slow, so this one only speaks up when
+  // latency is clearly off its pattern.
+  latencyAnomalyBandWidth: 3,
 };

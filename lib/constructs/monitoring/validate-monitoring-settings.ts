@@ -13,6 +13,18 @@ export function validateMonitoringSettings(settings: MonitoringSettings): string
   check.wholeNumber('minHealthyHosts', settings.minHealthyHosts, 1, 100);
   check.secondsInRange('queueMessageAgeThreshold', settings.queueMessageAgeThreshold, 60, 1_209_600);
   check.secondsInRange('streamIteratorAgeThreshold', settings.streamIteratorAgeThreshold, 1, 604_800);
+  check.numberInRange('jobFailureRateThreshold', settings.jobFailureRateThreshold, 0, 100, 'percent');
+  check.numberInRange('streamFailureRateThreshold', settings.streamFailureRateThreshold, 0, 100, 'percent');
+  // An alarm period is whole minutes; a shorter window fires whenever a job accepted at the end of
+  // one minute is processed in the next.
+  const stalled = settings.jobsStalledAfter;
+  if (stalled !== undefined && !stalled.isUnresolved()) {
+    const minutes = stalled.toSeconds({ integral: false }) / 60;
+    if (!Number.isInteger(minutes) || minutes < 5 || minutes > 1440) {
+      check.add(`jobsStalledAfter must be a whole number of minutes between 5 and 1440 (given ${minutes} minutes)`);
+    }
+  }
+  check.numberInRange('latencyAnomalyBandWidth', settings.latencyAnomalyBandWidth, 1, 10, 'standard deviations');
   check.matches('alarmEmail', settings.alarmEmail, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address such as ops@example.com');
   return [...check.list];
 }

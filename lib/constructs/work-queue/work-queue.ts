@@ -6,6 +6,7 @@ import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { consumerFunction as createConsumerFunction } from '../consumer-function.ts';
+import type { LogGroupSettings } from '../log-groups/log-group-settings.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { validateWorkQueueSettings } from './validate-work-queue-settings.ts';
 import { WORK_QUEUE_DEFAULTS, WORK_QUEUE_LAMBDA_CONSUMER_DEFAULTS } from './work-queue-defaults.ts';
@@ -60,7 +61,7 @@ export interface WorkQueueLambdaConsumerProps {
   readonly timeout?: Duration;
 }
 
-export interface WorkQueueProps extends WorkQueueSettings {
+export interface WorkQueueProps extends WorkQueueSettings, LogGroupSettings {
   /**
    * Consume the queue with a Lambda function as well as, or instead of, the instance worker.
    * @default - no Lambda consumer
@@ -123,7 +124,7 @@ export class WorkQueue extends Construct {
       redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });
 
-    if (consumer) this.consumerFunction = this.addLambdaConsumer(consumer);
+    if (consumer) this.consumerFunction = this.addLambdaConsumer(consumer, props.logRetention);
   }
 
   /**
@@ -146,12 +147,13 @@ export class WorkQueue extends Construct {
   }
 
   // --- Lambda consumer ---------------------------------------------------------------------------
-  private addLambdaConsumer(consumer: ResolvedLambdaConsumer): nodejs.NodejsFunction {
+  private addLambdaConsumer(consumer: ResolvedLambdaConsumer, logRetention: LogGroupSettings['logRetention']): nodejs.NodejsFunction {
     const consumerFunction = createConsumerFunction(this, {
       entry: 'lambda/queue-consumer.ts',
       description: 'sluice work-queue consumer: runs the work handler per message, reports failures by message id',
       roleDescription: 'sluice work-queue Lambda consumer: writes its log group and consumes the work queue',
       timeout: consumer.timeout,
+      logRetention,
     });
 
     // The event source grants the function consume rights on the queue (and nothing else).
