@@ -21,6 +21,13 @@ export async function appliedSchemaVersion(db: Queryable): Promise<number | unde
   return rows[0]?.version ?? undefined;
 }
 
+/**
+ * A migration script's file name: four digits, an underscore, then lower-case words joined by
+ * underscores (`0001_processed_jobs.sql`); group 1 is the number. In the kernel so that whatever
+ * needs the highest script number (the release manifest's requiredMigration) reads it as the runner does.
+ */
+export const MIGRATION_FILE_PATTERN = /^(\d{4})_([a-z0-9]+(?:_[a-z0-9]+)*)\.sql$/;
+
 /** 3 → "0003", the way script files are numbered. */
 export function formatMigrationNumber(version: number): string {
   return String(version).padStart(4, '0');

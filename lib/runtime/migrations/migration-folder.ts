@@ -5,12 +5,9 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatMigrationNumber } from '../schema-journal.ts';
+import { formatMigrationNumber, MIGRATION_FILE_PATTERN } from '../schema-journal.ts';
 import { MigrationInputError } from './errors.ts';
 import { splitSqlStatements } from './sql-statements.ts';
-
-/** Four digits, an underscore, then lower-case words joined by underscores. */
-export const MIGRATION_FILE_PATTERN = /^(\d{4})_([a-z0-9]+(?:_[a-z0-9]+)*)\.sql$/;
 
 /**
  * A line holding only this comment opts a script out of its transaction, for statements PostgreSQL
