@@ -74,7 +74,7 @@ describe('cdk synth (bin/app.ts)', () => {
     expect(run.exitCode).not.toBe(0);
     // The one problem: the feature flag and the context the CDK CLI adds (aws:cdk:*) are not settings.
     expect(run.stderr).toMatch(new RegExp('Invalid configuration for stage "dev":\n'
-      + '  - unknown setting "minCapacty": did you mean "minCapacity"\\? \\(valid settings: stage, protectData, [^\n]*, artifactNoncurrentRetentionDays, githubRepository, githubOidcProviderArn\\)\n'
+      + '  - unknown setting "minCapacty": did you mean "minCapacity"\\? \\(valid settings: stage, protectData, [^\n]*, artifactNoncurrentRetentionDays, database, [^\n]*, githubRepository, githubOidcProviderArn\\)\n'
       + '(?!  - )'));
     expect(run.stderr).not.toMatch(/^\s+at /m);
   });
