@@ -29,7 +29,6 @@ describe('Database (the stage stack)', () => {
     prod.template.resourceCountIs('AWS::RDS::DBInstance', 1);
     dev.template.resourceCountIs('AWS::RDS::DBInstance', 0);
     dev.template.resourceCountIs('Custom::SchemaMigrations', 0);
-    expect(dev.template.findParameters('*')).not.toHaveProperty('SchemaVersion');
     devWithDatabase.template.resourceCountIs('AWS::RDS::DBInstance', 1);
     expect(resolveStageConfig('dev', { database: 'true' }).database).toBe(true);
   });
