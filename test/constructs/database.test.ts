@@ -151,6 +151,15 @@ describe('Database (the stage stack)', () => {
     expect(JSON.stringify(onlyOf(dev.template, 'AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData.UserData)).not.toContain('DATABASE_SECRET_ARN');
   });
 
+  it('gives the instances the RDS certificate authorities, fetched at boot, so the app verifies the database\'s TLS certificate', () => {
+    const userData = JSON.stringify(onlyOf(prod.template, 'AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData.UserData);
+    expect(userData).toContain('curl -fsS --retry 5 -o /etc/sluice/rds-ca.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem');
+    expect(userData).toContain('\\nDATABASE_CA_FILE=/etc/sluice/rds-ca.pem');
+    // Fetched before any service starts (the first start is at the end of the script).
+    expect(userData.indexOf('rds-ca.pem https://')).toBeLessThan(userData.indexOf('systemctl start'));
+    expect(JSON.stringify(onlyOf(dev.template, 'AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData.UserData)).not.toContain('rds-ca.pem');
+  });
+
   it('alarms on CPU, free storage and connections, on the alarm topic and the dashboard', () => {
     const alarms = Object.values(resourcesOf(prod.template)).filter((resource) => resource.Type === 'AWS::CloudWatch::Alarm'
       && resource.Properties.Namespace === 'AWS/RDS');

@@ -62,9 +62,17 @@ export interface ReadinessSignalProps {
  * current-version parameter names, so an instance launched mid-release comes up on the new version.
  * It signals CloudFormation how that went (see signalOnExitCommands).
  */
+/**
+ * With a database, the RDS certificate authorities the app and the worker verify its TLS certificate
+ * against (DATABASE_CA_FILE, lib/runtime/database.ts): Node.js's own list lacks them. AWS's global
+ * bundle covers every commercial region; it is fetched at boot, before any service starts.
+ */
+const RDS_CA_BUNDLE = { path: '/etc/sluice/rds-ca.pem', url: 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem' } as const;
+
 export function instanceUserData(props: InstanceUserDataProps): UserData {
   const region = Aws.REGION;
   const userData = UserData.forLinux();
+  const database = props.environment.DATABASE_SECRET_ARN !== undefined;
   userData.addCommands(
     'set -euo pipefail',
     // First, so that a failure of any later step (dnf included) is signalled at once.
@@ -88,7 +96,9 @@ export function instanceUserData(props: InstanceUserDataProps): UserData {
       `AWS_REGION=${region}`,
       'NODE_ENV=production',
       ...Object.entries(props.environment).map(([name, value]) => `${name}=${value}`),
+      ...(database ? [`DATABASE_CA_FILE=${RDS_CA_BUNDLE.path}`] : []),
     ].join('\n')),
+    ...(database ? [`curl -fsS --retry 5 -o ${RDS_CA_BUNDLE.path} ${RDS_CA_BUNDLE.url}`] : []),
     'touch /etc/sluice/release.env',
     heredoc('/opt/sluice/bin/sluice-install', installScript.trimEnd()),
     'chmod 0755 /opt/sluice/bin/sluice-install',
