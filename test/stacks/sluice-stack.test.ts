@@ -46,6 +46,17 @@ describe('SluiceStack', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^AppTierInstanceRole') }] } }));
     return policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
   };
+  it('keeps every stage\'s user data within the 16 KB EC2 allows, with every variable the stack adds (database, flags, both consumers)', () => {
+    const everything = synthStage('prod', { queueConsumer: 'both', streamConsumer: 'both', externalApiUrl: 'https://api.example.com/v1/jobs' }).template;
+    for (const template of [dev.template, prod.template, everything]) {
+      const base64 = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData['Fn::Base64'];
+      const parts: unknown[] = typeof base64 === 'string' ? [base64] : base64['Fn::Join'][1];
+      // Each token (an ARN, a queue URL, the region) counted as 128 bytes, more than any of them resolves to.
+      const bytes = parts.reduce<number>((sum, part) => sum + (typeof part === 'string' ? Buffer.byteLength(part) : 128), 0);
+      expect(bytes).toBeLessThan(16 * 1024);
+    }
+  });
+
   const instanceActions = (template: typeof dev.template) => instanceStatements(template).flatMap((statement) => [statement.Action].flat()).sort();
   const userData = (template: typeof dev.template) => JSON.stringify(Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData.UserData);
   /** The same, for template matchers. */
