@@ -12,6 +12,7 @@ import { stageContextKey } from '../lib/config/setting-overrides.ts';
 import { stackName } from '../lib/runtime/stack-contract.ts';
 import { StageConfigError } from '../lib/config/stage-config.ts';
 import { stages } from '../lib/config/stages.ts';
+import { controlTowerChecks } from '../lib/constructs/policy-checks/control-tower.ts';
 import { InvalidSettingsError } from '../lib/constructs/settings-validation.ts';
 import { CiStack } from '../lib/stacks/ci-stack.ts';
 import { SluiceStack } from '../lib/stacks/sluice-stack.ts';
@@ -34,8 +35,9 @@ try {
       env,
     });
   }
-  // Secure by default: synth fails on any AWS Solutions finding that is not acknowledged with a reason.
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  // Secure by default: synth fails on any AWS Solutions (cdk-nag) finding and any AWS Control Tower
+  // proactive-control (cfn-guard) finding that is not acknowledged with a reason.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), controlTowerChecks());
 } catch (error) {
   if (!(error instanceof StageConfigError || error instanceof InvalidSettingsError)) throw error;
   process.stderr.write(`${error.message}\n`);

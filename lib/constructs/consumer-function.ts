@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { encryptedLogGroup } from './log-groups/encrypted-log-group.ts';
+import { acknowledgeControl } from './policy-checks/control-tower.ts';
 
 export interface ConsumerFunctionProps {
   /** The entry point under lambda/, e.g. `lambda/queue-consumer.ts`. */
@@ -26,17 +27,15 @@ const repositoryRoot = new URL('../../', import.meta.url);
 export function consumerFunction(scope: Construct, props: ConsumerFunctionProps): nodejs.NodejsFunction {
   // An explicit log group and a role without managed policies: AWSLambdaBasicExecutionRole would
   // let the function create log groups and write to any of them.
-  const logGroup = new logs.LogGroup(scope, 'ConsumerLogs', {
-    retention: logs.RetentionDays.THREE_MONTHS,
-    removalPolicy: RemovalPolicy.DESTROY,
-  });
+  // Kept a year and encrypted with the stack's log key (CT.CLOUDWATCH.PR.2/3).
+  const logGroup = encryptedLogGroup(scope, 'ConsumerLogs');
   const role = new iam.Role(scope, 'ConsumerRole', {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: props.roleDescription,
   });
   logGroup.grantWrite(role);
 
-  return new nodejs.NodejsFunction(scope, 'Consumer', {
+  const fn = new nodejs.NodejsFunction(scope, 'Consumer', {
     description: props.description,
     entry: fileURLToPath(new URL(props.entry, repositoryRoot)),
     handler: 'handler',
@@ -50,4 +49,6 @@ export function consumerFunction(scope: Construct, props: ConsumerFunctionProps)
     environment: { NODE_OPTIONS: '--enable-source-maps' },
     bundling: { format: nodejs.OutputFormat.ESM, minify: true, sourceMap: true },
   });
+  acknowledgeControl(fn, 'CT.LAMBDA.PR.3', 'the consumer reaches only AWS APIs (SQS, Kinesis, DynamoDB, CloudWatch Logs) and the external API over HTTPS; in the VPC it would add an ENI per subnet and send all of that through the NAT gateway ($0.045/GB) without reaching anything it cannot reach now.');
+  return fn;
 }

@@ -1,6 +1,6 @@
 import { CfnOutput, Fn, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { currentVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
+import { artifactKeyAliasName, currentVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
 import { AppTier } from '../constructs/app-tier/app-tier.ts';
@@ -27,6 +27,7 @@ export class SluiceStack extends Stack {
       ...config,
       accessLogsBucket: accessLogs.bucket,
       currentVersionParameterName: currentVersionParameterName(config.stageName),
+      artifactKeyAliasName: artifactKeyAliasName(config.stageName),
       retainHistory: config.protectData,
     });
     const queueConsumer = config.queueConsumer ?? 'instances';

@@ -73,7 +73,7 @@ describe('resolveStageConfig', () => {
   });
 
   it('refuses an unknown setting, suggesting the closest one and listing every valid one, next to the other problems', () => {
-    const valid = 'stage, protectData, queueConsumer, streamConsumer, externalApiUrl, instanceType, amiId, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
+    const valid = 'stage, protectData, queueConsumer, streamConsumer, externalApiUrl, instanceTypes, detailedMonitoring, amiId, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
       + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
       + 'workerStopTimeout, installHealthTimeout, instanceReadyTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
       + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
@@ -126,11 +126,11 @@ describe('resolveStageConfig', () => {
       maxCapacity: 6,
       protectData: true,
       elb5xxRateThreshold: '0.5',
-      instanceType: 'm7i.large',
+      instanceTypes: 'm7i.large,m6i.large',
       streamMode: 'PROVISIONED',
       shardCount: '4',
     });
-    expect(config).toMatchObject({ minCapacity: 3, maxCapacity: 6, protectData: true, elb5xxRateThreshold: 0.5, instanceType: 'm7i.large', streamMode: 'PROVISIONED', shardCount: 4 });
+    expect(config).toMatchObject({ minCapacity: 3, maxCapacity: 6, protectData: true, elb5xxRateThreshold: 0.5, instanceTypes: ['m7i.large', 'm6i.large'], streamMode: 'PROVISIONED', shardCount: 4 });
   });
 
   it('checks settings against each other', () => {

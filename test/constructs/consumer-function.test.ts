@@ -29,8 +29,8 @@ describe('consumerFunction', () => {
     });
   });
 
-  it('logs to its own log group, kept 90 days, through a role with no managed policies that may write only there', () => {
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  it('logs to its own log group, kept a year and encrypted with the stack\'s log key (Control Tower CT.CLOUDWATCH.PR.2/3), through a role with no managed policies that may write only there', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LogEncryptionKey'), 'Arn'] } });
     template.hasResourceProperties('AWS::IAM::Role', {
       Description: 'a consumer role',
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
