@@ -3,6 +3,7 @@ import { validateAppTierSettings } from '../constructs/app-tier/validate-app-tie
 import { validateEventStreamSettings } from '../constructs/event-stream/validate-event-stream-settings.ts';
 import { validateMonitoringSettings } from '../constructs/monitoring/validate-monitoring-settings.ts';
 import { validateReleaseResourcesSettings } from '../constructs/release-resources/validate-release-resources-settings.ts';
+import { validateWebFirewallSettings } from '../constructs/web-firewall/validate-web-firewall-settings.ts';
 import { validateWorkQueueSettings } from '../constructs/work-queue/validate-work-queue-settings.ts';
 import { Problems } from '../runtime/problems.ts';
 import { STAGE_NAME_PATTERN } from '../runtime/stack-contract.ts';
@@ -44,6 +45,7 @@ export function validateStageConfig(config: StageConfig): string[] {
   check.addAll(validateEventStreamSettings(config));
   check.addAll(validateMonitoringSettings(config));
   check.addAll(validateReleaseResourcesSettings(config));
+  check.addAll(validateWebFirewallSettings(config));
   for (const name of ['queueConsumer', 'streamConsumer'] as const) {
     const value = config[name];
     if (value !== undefined && !(consumerKinds as readonly string[]).includes(value)) {

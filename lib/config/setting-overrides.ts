@@ -49,6 +49,9 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
   alarmEmail: 'text',
   artifactInfrequentAccessDays: 'integer',
   artifactNoncurrentRetentionDays: 'integer',
+  webFirewall: 'boolean',
+  webFirewallRateLimit: 'integer',
+  blockedRequestsThreshold: 'integer',
 };
 
 export const overridableSettings = Object.keys(settingKinds) as (keyof typeof settingKinds)[];

@@ -2,6 +2,7 @@ import type { AppTierSettings } from '../constructs/app-tier/app-tier.ts';
 import type { EventStreamSettings } from '../constructs/event-stream/event-stream.ts';
 import type { MonitoringSettings } from '../constructs/monitoring/monitoring.ts';
 import type { ReleaseResourcesSettings } from '../constructs/release-resources/release-resources.ts';
+import type { WebFirewallSettings } from '../constructs/web-firewall/web-firewall.ts';
 import type { WorkQueueSettings } from '../constructs/work-queue/work-queue.ts';
 import { formatProblems } from '../runtime/problems.ts';
 
@@ -11,7 +12,7 @@ import { formatProblems } from '../runtime/problems.ts';
  * constructs, so an error or a `-c name=value` override names exactly one.
  */
 export interface StageConfig
-  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings {
+  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings, WebFirewallSettings {
   /** Lower-case name; the stack is `sluice-<stageName>`. */
   readonly stageName: string;
   /**

@@ -4,10 +4,12 @@ import { artifactKeyAliasName, currentVersionParameterName, StackOutputs } from 
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
 import { AppTier } from '../constructs/app-tier/app-tier.ts';
+import { APP_TIER_DEFAULTS } from '../constructs/app-tier/app-tier-defaults.ts';
 import { EventStream } from '../constructs/event-stream/event-stream.ts';
 import { STAGE_TAG_KEY } from '../constructs/github-oidc/stage-tag.ts';
 import { Monitoring } from '../constructs/monitoring/monitoring.ts';
 import { ReleaseResources } from '../constructs/release-resources/release-resources.ts';
+import { WebFirewall } from '../constructs/web-firewall/web-firewall.ts';
 import { WorkQueue } from '../constructs/work-queue/work-queue.ts';
 
 export interface SluiceStackProps extends StackProps {
@@ -68,6 +70,16 @@ export class SluiceStack extends Stack {
     if (queueConsumer !== 'lambda') workQueue.grantConsume(appTier.instanceRole);
     if (streamConsumer !== 'lambda') eventStream.grantConsume(appTier.instanceRole);
     const monitoring = new Monitoring(this, 'Monitoring', { ...config, appTier, workQueue, eventStream });
+    if (config.webFirewall ?? false) {
+      const firewall = new WebFirewall(this, 'WebFirewall', {
+        ...config,
+        name: this.stackName,
+        loadBalancer: appTier.loadBalancer,
+        healthCheckPath: config.healthCheckPath ?? APP_TIER_DEFAULTS.healthCheckPath,
+        alarmTopic: monitoring.alarmTopic,
+      });
+      monitoring.dashboard.addWidgets(...firewall.dashboardWidgets());
+    }
 
     const outputs: Record<keyof typeof StackOutputs, string> = {
       targetGroupArn: appTier.targetGroup.targetGroupArn,

@@ -8,6 +8,7 @@ import { EventStream } from '../../lib/constructs/event-stream/event-stream.ts';
 import { Monitoring, type MonitoringSettings } from '../../lib/constructs/monitoring/monitoring.ts';
 import { WorkQueue } from '../../lib/constructs/work-queue/work-queue.ts';
 import { testStack } from '../helpers/synth.ts';
+import { denyGrantsExceptForAwsServices } from '../helpers/kms-grant-guard.ts';
 
 function monitoringStack(settings: MonitoringSettings = {}, minCapacity = 2) {
   const stack: Stack = testStack();
@@ -51,6 +52,10 @@ describe('Monitoring', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
     template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('lets only AWS services create grants on the topic key (Control Tower CT.KMS.PR.3)', () => {
+    template.hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([denyGrantsExceptForAwsServices]) } });
   });
 
   it('subscribes the alarm e-mail when given', () => {

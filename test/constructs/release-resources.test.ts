@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { ReleaseResources, type ReleaseResourcesSettings } from '../../lib/constructs/release-resources/release-resources.ts';
+import { denyGrantsExceptForAwsServices } from '../helpers/kms-grant-guard.ts';
 import { testStack } from '../helpers/synth.ts';
 
 function releaseStack(settings: ReleaseResourcesSettings & { retainHistory?: boolean } = {}, publisher = false) {
@@ -103,14 +104,7 @@ describe('ReleaseResources', () => {
 
   it('lets only AWS services create grants on the artifact key (Control Tower CT.KMS.PR.3)', () => {
     template.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([{
-        Sid: 'DenyGrantsExceptForAwsResources',
-        Effect: 'Deny',
-        Principal: { AWS: '*' },
-        Action: 'kms:CreateGrant',
-        Resource: '*',
-        Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
-      }]) },
+      KeyPolicy: { Statement: Match.arrayWith([denyGrantsExceptForAwsServices]) },
     });
   });
 

@@ -1,5 +1,6 @@
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
-import { Validations } from 'aws-cdk-lib';
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
 /**
@@ -14,9 +15,20 @@ export const DISABLED_CONTROL_TOWER_RULES: Readonly<Record<string, string>> = {
     'The app group spans two AZs through its VPCZoneIdentifier (a private subnet in each AZ); AvailabilityZones would restate them, and a group launched in a VPC takes its AZs from the subnets.',
 };
 
-/** The Control Tower checks for `policyValidationBeta1`: a finding fails synth, as a cdk-nag one does. */
+/** The Control Tower checks: cfn-guard with AWS's rules, less the disabled ones. */
 export function controlTowerChecks(): CfnGuardValidator {
   return new CfnGuardValidator({ controlTowerRulesEnabled: true, disabledRules: Object.keys(DISABLED_CONTROL_TOWER_RULES) });
+}
+
+/**
+ * The app's two policy packs, run on the synthesized templates: cdk-nag's AWS Solutions checks and
+ * AWS Control Tower's proactive controls. Any finding not acknowledged with a reason fails synth
+ * (`cdk synth` exits 1 and prints each finding, its resource and how to acknowledge it).
+ * `Validations.of(app).addPlugins` rather than the App's `policyValidationBeta1`, which aws-cdk-lib
+ * has deprecated in its favour.
+ */
+export function addPolicyChecks(app: App): void {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), controlTowerChecks());
 }
 
 /**
