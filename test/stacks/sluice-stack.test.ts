@@ -143,6 +143,17 @@ describe('SluiceStack', () => {
     });
   });
 
+  it('puts the web firewall in front of the load balancer in prod, with its widgets on the dashboard and its alarm on the alarm topic; not in dev', () => {
+    dev.template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    prod.template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    prod.template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { ResourceArn: { Ref: Match.stringLikeRegexp('^AppTierLoadBalancer') } });
+    prod.template.hasResourceProperties('AWS::WAFv2::WebACL', { Name: 'sluice-prod' });
+    prod.template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/WAFV2', MetricName: 'BlockedRequests', AlarmActions: [{ Ref: Match.stringLikeRegexp('^MonitoringAlarmTopic') }] });
+    const dashboard = JSON.stringify(Object.values(prod.template.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
+    expect(dashboard).toContain('Web firewall: blocked requests by rule');
+    expect(dashboard).toContain('AWS/WAFV2');
+  });
+
   it('sizes prod for an AZ outage', () => {
     prod.template.resourceCountIs('AWS::EC2::NatGateway', 2);
     prod.template.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: Match.objectLike({ InstanceType: 't3.medium' }) });
