@@ -66,7 +66,7 @@ describe('policy checks: AWS Solutions (cdk-nag) and AWS Control Tower proactive
       'sluice-dev/AccessLogs/Bucket: s3_bucket_logging_enabled_check',
       'sluice-dev/AccessLogs/Bucket: s3_bucket_object_lock_enabled_check',
       // dev: five-minute EC2 metrics.
-      'sluice-dev/AppTier: ec2_launch_template_monitoring_enabled_check',
+      'sluice-dev/AppTier/LaunchTemplate: ec2_launch_template_monitoring_enabled_check',
       // t3/t3a: no Nitro encryption between instances, which never talk to each other.
       'sluice-dev/AppTier/Group: autoscaling_group_nitro_encryption_in_transit_override_check',
       // dev: no certificate, no data protection.

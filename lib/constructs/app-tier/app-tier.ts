@@ -289,9 +289,6 @@ export class AppTier extends Construct {
     // group's mixed instances policy below may launch any of them.
     const [instanceType] = instanceTypes;
     const detailedMonitoring = props.detailedMonitoring ?? APP_TIER_DEFAULTS.detailedMonitoring;
-    if (!detailedMonitoring) {
-      acknowledgeControl(this, 'CT.EC2.PR.10', 'detailedMonitoring is off in this stage: five-minute EC2 metrics save about $2.10 per instance a month; the alarms use the load balancer\'s one-minute metrics either way.');
-    }
     const instanceReadyTimeout = props.instanceReadyTimeout ?? APP_TIER_DEFAULTS.instanceReadyTimeout;
     const interval = props.healthCheckInterval ?? APP_TIER_DEFAULTS.healthCheckInterval;
     const healthyThreshold = props.healthyThreshold ?? APP_TIER_DEFAULTS.healthyThreshold;
@@ -328,6 +325,10 @@ export class AppTier extends Construct {
         },
       }),
     });
+
+    if (!detailedMonitoring) {
+      acknowledgeControl(launchTemplate, 'CT.EC2.PR.10', 'detailedMonitoring is off in this stage: five-minute EC2 metrics save about $2.10 per instance a month; the alarms use the load balancer\'s one-minute metrics either way.');
+    }
 
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
       vpc: this.vpc,
