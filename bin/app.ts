@@ -4,14 +4,14 @@
 // come from CDK_DEPLOY_ACCOUNT/REGION or the CLI's CDK_DEFAULT_ACCOUNT/REGION; without them the
 // stack is environment-agnostic. `-c githubRepository=owner/name` adds the CI stack, sluice-ci
 // (GitHub OIDC roles); without it the app has only the stage's stack and needs nothing about GitHub.
-import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { App } from 'aws-cdk-lib';
 import { CI_STACK_NAME, resolveCiSettings } from '../lib/config/ci-settings.ts';
 import { resolveStageConfig } from '../lib/config/resolve-stage-config.ts';
 import { stageContextKey } from '../lib/config/setting-overrides.ts';
 import { stackName } from '../lib/runtime/stack-contract.ts';
 import { StageConfigError } from '../lib/config/stage-config.ts';
 import { stages } from '../lib/config/stages.ts';
+import { addPolicyChecks } from '../lib/constructs/policy-checks/control-tower.ts';
 import { InvalidSettingsError } from '../lib/constructs/settings-validation.ts';
 import { CiStack } from '../lib/stacks/ci-stack.ts';
 import { SluiceStack } from '../lib/stacks/sluice-stack.ts';
@@ -34,8 +34,9 @@ try {
       env,
     });
   }
-  // Secure by default: synth fails on any AWS Solutions finding that is not acknowledged with a reason.
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  // Secure by default: synth fails on any AWS Solutions (cdk-nag) finding and any AWS Control Tower
+  // proactive-control (cfn-guard) finding that is not acknowledged with a reason.
+  addPolicyChecks(app);
 } catch (error) {
   if (!(error instanceof StageConfigError || error instanceof InvalidSettingsError)) throw error;
   process.stderr.write(`${error.message}\n`);

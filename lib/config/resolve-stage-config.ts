@@ -6,6 +6,7 @@ import { validateFeatureFlagsSettings } from '../constructs/feature-flags/valida
 import { validateLogGroupSettings } from '../constructs/log-groups/log-group-settings.ts';
 import { validateMonitoringSettings } from '../constructs/monitoring/validate-monitoring-settings.ts';
 import { validateReleaseResourcesSettings } from '../constructs/release-resources/validate-release-resources-settings.ts';
+import { validateWebFirewallSettings } from '../constructs/web-firewall/validate-web-firewall-settings.ts';
 import { validateWorkQueueSettings } from '../constructs/work-queue/validate-work-queue-settings.ts';
 import { Problems } from '../runtime/problems.ts';
 import { STAGE_NAME_PATTERN } from '../runtime/stack-contract.ts';
@@ -50,6 +51,7 @@ export function validateStageConfig(config: StageConfig): string[] {
   check.addAll(validateDatabaseSettings(config));
   check.addAll(validateFeatureFlagsSettings(config));
   check.addAll(validateLogGroupSettings(config));
+  check.addAll(validateWebFirewallSettings(config));
   for (const name of ['queueConsumer', 'streamConsumer'] as const) {
     const value = config[name];
     if (value !== undefined && !(consumerKinds as readonly string[]).includes(value)) {

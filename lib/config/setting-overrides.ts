@@ -4,7 +4,7 @@ import { closestMatch } from '../runtime/problems.ts';
 import { ciContextKeys } from './ci-settings.ts';
 import type { StageConfig } from './stage-config.ts';
 
-type SettingKind = 'integer' | 'number' | 'duration' | 'text' | 'boolean';
+type SettingKind = 'integer' | 'number' | 'duration' | 'text' | 'boolean' | 'list';
 
 /**
  * How each setting is written on the command line. Typed over every key of StageConfig, so a new
@@ -15,7 +15,8 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
   queueConsumer: 'text',
   streamConsumer: 'text',
   externalApiUrl: 'text',
-  instanceType: 'text',
+  instanceTypes: 'list',
+  detailedMonitoring: 'boolean',
   amiId: 'text',
   minCapacity: 'integer',
   desiredCapacity: 'integer',
@@ -65,6 +66,9 @@ const settingKinds: Record<Exclude<keyof StageConfig, 'stageName'>, SettingKind>
   flagsRolloutDuration: 'duration',
   flagsRolloutGrowthFactor: 'number',
   flagsRolloutBakeTime: 'duration',
+  webFirewall: 'boolean',
+  webFirewallRateLimit: 'integer',
+  blockedRequestsThreshold: 'integer',
 };
 
 export const overridableSettings = Object.keys(settingKinds) as (keyof typeof settingKinds)[];
@@ -87,7 +91,7 @@ export interface ParsedOverrides {
 
 /**
  * Reads `-c <setting>=<value>` overrides from the app's context. Context values arrive as strings
- * from the command line and as JSON values from cdk.json; both are accepted. Durations are seconds,
+ * from the command line and as JSON values from cdk.json; both are accepted. Lists are comma-separated. Durations are seconds,
  * or a number with a unit: `500ms`, `30s`, `5m`, `2h`, `7d`. A key that is neither a setting nor
  * the CDK's own is a problem: a misspelt setting would otherwise be ignored without a word.
  */
@@ -124,6 +128,11 @@ function parseSetting(kind: SettingKind, raw: unknown): ParseResult {
   switch (kind) {
     case 'text':
       return { ok: true, value: text };
+    case 'list':
+      // `-c instanceTypes=t3.small,t3a.small` on the command line, a JSON array in cdk.json.
+      if (Array.isArray(raw)) return { ok: true, value: raw.map((item) => String(item).trim()) };
+      if (text === '') return { ok: false, expected: 'a comma-separated list such as t3.small,t3a.small' };
+      return { ok: true, value: text.split(',').map((item) => item.trim()) };
     case 'boolean':
       if (text === 'true' || text === 'false') return { ok: true, value: text === 'true' };
       return { ok: false, expected: 'true or false' };

@@ -5,6 +5,7 @@ import type { FeatureFlagsSettings } from '../constructs/feature-flags/feature-f
 import type { LogGroupSettings } from '../constructs/log-groups/log-group-settings.ts';
 import type { MonitoringSettings } from '../constructs/monitoring/monitoring.ts';
 import type { ReleaseResourcesSettings } from '../constructs/release-resources/release-resources.ts';
+import type { WebFirewallSettings } from '../constructs/web-firewall/web-firewall.ts';
 import type { WorkQueueSettings } from '../constructs/work-queue/work-queue.ts';
 import { formatProblems } from '../runtime/problems.ts';
 
@@ -14,7 +15,7 @@ import { formatProblems } from '../runtime/problems.ts';
  * constructs, so an error or a `-c name=value` override names exactly one.
  */
 export interface StageConfig
-  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings, LogGroupSettings, DatabaseSettings, FeatureFlagsSettings {
+  extends AppTierSettings, WorkQueueSettings, EventStreamSettings, MonitoringSettings, ReleaseResourcesSettings, LogGroupSettings, DatabaseSettings, FeatureFlagsSettings, WebFirewallSettings {
   /** Lower-case name; the stack is `sluice-<stageName>`. */
   readonly stageName: string;
   /**

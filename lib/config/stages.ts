@@ -14,7 +14,12 @@ export const stages: Readonly<Record<string, StageConfig>> = {
   prod: {
     stageName: 'prod',
     protectData: true,
-    instanceType: 't3.medium',
+    // Two equivalent types (2 vCPUs, 4 GiB): the group launches t3a.medium when t3.medium is short in an AZ.
+    instanceTypes: ['t3.medium', 't3a.medium'],
+    // One-minute EC2 metrics for every instance: about $2.10 per instance a month.
+    detailedMonitoring: true,
+    // AWS managed rules and a per-IP rate limit in front of the public load balancer (about $9 a month).
+    webFirewall: true,
     maxCapacity: 8,
     // One NAT gateway per AZ: losing an AZ must not cut the other AZ's outbound traffic.
     natGateways: 2,

@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { encryptedLogGroup } from './log-groups/encrypted-log-group.ts';
 import { type LogGroupSettings, validateLogGroupSettings } from './log-groups/log-group-settings.ts';
 import { throwIfInvalid } from './settings-validation.ts';
+import { acknowledgeControl } from './policy-checks/control-tower.ts';
 
 export interface ConsumerFunctionProps extends LogGroupSettings {
   /** The entry point under lambda/, e.g. `lambda/queue-consumer.ts`. */
@@ -30,6 +31,7 @@ const repositoryRoot = new URL('../../', import.meta.url);
 export function consumerFunction(scope: Construct, props: ConsumerFunctionProps): nodejs.NodejsFunction {
   // An explicit log group and a role without managed policies: AWSLambdaBasicExecutionRole would
   // let the function create log groups and write to any of them.
+  // Kept for the stage's retention (a year by default) and encrypted with the stack's log key (CT.CLOUDWATCH.PR.2/3).
   throwIfInvalid('consumer function', validateLogGroupSettings(props));
   const logGroup = encryptedLogGroup(scope, 'ConsumerLogs', { retention: props.logRetention });
   const role = new iam.Role(scope, 'ConsumerRole', {
@@ -38,7 +40,7 @@ export function consumerFunction(scope: Construct, props: ConsumerFunctionProps)
   });
   logGroup.grantWrite(role);
 
-  return new nodejs.NodejsFunction(scope, 'Consumer', {
+  const fn = new nodejs.NodejsFunction(scope, 'Consumer', {
     description: props.description,
     entry: fileURLToPath(new URL(props.entry, repositoryRoot)),
     handler: 'handler',
@@ -52,4 +54,6 @@ export function consumerFunction(scope: Construct, props: ConsumerFunctionProps)
     environment: { NODE_OPTIONS: '--enable-source-maps' },
     bundling: { format: nodejs.OutputFormat.ESM, minify: true, sourceMap: true },
   });
+  acknowledgeControl(fn, 'CT.LAMBDA.PR.3', 'the consumer reaches only AWS APIs (SQS, Kinesis, DynamoDB, CloudWatch Logs) and the external API over HTTPS; in the VPC it would add an ENI per subnet and send all of that through the NAT gateway ($0.045/GB) without reaching anything it cannot reach now.');
+  return fn;
 }

@@ -19,6 +19,14 @@ export function currentVersionParameterName(stage: string): string {
 }
 
 /**
+ * The KMS alias of a stage's artifact-bucket key. The CI stack's upload permission names the key
+ * by this alias (kms:ResourceAliases): its generated key ID is unknown outside the stage's stack.
+ */
+export function artifactKeyAliasName(stage: string): string {
+  return `alias/sluice/${stage}/artifacts`;
+}
+
+/**
  * The SSM parameter that holds the highest migration applied to a stage's database, written by the
  * stack from the migration custom resource's result; `sluice release` compares it with the
  * artifact manifest's migration before rolling out (the CLI runs outside the VPC and cannot query

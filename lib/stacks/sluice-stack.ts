@@ -2,10 +2,11 @@ import { CfnOutput, Fn, Lazy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { appFlags } from '../runtime/app/flags.ts';
 import { STAGE_VARIABLE } from '../runtime/service-metrics.ts';
-import { currentVersionParameterName, FlagsStackOutputs, schemaVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
+import { artifactKeyAliasName, currentVersionParameterName, FlagsStackOutputs, schemaVersionParameterName, StackOutputs } from '../runtime/stack-contract.ts';
 import type { StageConfig } from '../config/stage-config.ts';
 import { AccessLogsBucket } from '../constructs/access-logs/access-logs-bucket.ts';
 import { AppTier } from '../constructs/app-tier/app-tier.ts';
+import { APP_TIER_DEFAULTS } from '../constructs/app-tier/app-tier-defaults.ts';
 import { Database } from '../constructs/database/database.ts';
 import { DatabaseAlarms } from '../constructs/database/database-alarms.ts';
 import { SchemaMigrations } from '../constructs/database/schema-migrations.ts';
@@ -14,6 +15,7 @@ import { FeatureFlags } from '../constructs/feature-flags/feature-flags.ts';
 import { STAGE_TAG_KEY } from '../constructs/github-oidc/stage-tag.ts';
 import { Monitoring } from '../constructs/monitoring/monitoring.ts';
 import { ReleaseResources } from '../constructs/release-resources/release-resources.ts';
+import { WebFirewall } from '../constructs/web-firewall/web-firewall.ts';
 import { WorkQueue } from '../constructs/work-queue/work-queue.ts';
 
 export interface SluiceStackProps extends StackProps {
@@ -33,6 +35,7 @@ export class SluiceStack extends Stack {
       ...config,
       accessLogsBucket: accessLogs.bucket,
       currentVersionParameterName: currentVersionParameterName(config.stageName),
+      artifactKeyAliasName: artifactKeyAliasName(config.stageName),
       retainHistory: config.protectData,
     });
     const queueConsumer = config.queueConsumer ?? 'instances';
@@ -96,6 +99,18 @@ export class SluiceStack extends Stack {
     if (database) new DatabaseAlarms(this, 'DatabaseAlarms', { database, destination: monitoring });
     featureFlags.addMonitor(monitoring.releaseGate);
     featureFlags.grantRead(appTier.instanceRole);
+    if (config.webFirewall ?? false) {
+      const firewall = new WebFirewall(this, 'WebFirewall', {
+        ...config,
+        name: this.stackName,
+        loadBalancer: appTier.loadBalancer,
+        healthCheckPath: config.healthCheckPath ?? APP_TIER_DEFAULTS.healthCheckPath,
+        alarmTopic: monitoring.alarmTopic,
+      });
+      monitoring.dashboard.addWidgets(...firewall.dashboardWidgets());
+      // It notifies the topic itself; listed here, the dashboard's alarm status shows it too.
+      monitoring.alarms.push(firewall.blockedRequestsAlarm);
+    }
 
     const outputs: Record<keyof typeof StackOutputs, string> = {
       targetGroupArn: appTier.targetGroup.targetGroupArn,

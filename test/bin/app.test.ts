@@ -53,6 +53,15 @@ describe('cdk synth (bin/app.ts)', () => {
     expect(run.stderr).toContain("Missing context keys: 'ssm:account=123456789012:parameterName=/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64:region=eu-west-1'");
   });
 
+  it('fails on a finding of the Control Tower controls as on a cdk-nag one: exit 1, naming the control, the resource and how to acknowledge it', async () => {
+    const run = await runCdk(['synth', '--quiet', '--app', 'node --import tsx test/helpers/policy-violating-app.ts']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain('ERROR [CT.CLOUDWATCH.PR.2]: Require an Amazon CloudWatch log group to be retained for at least one year (cdk-validator-cfnguard)');
+    expect(run.stderr).toContain('ERROR [CT.CLOUDWATCH.PR.3]');
+    expect(run.stderr).toContain('policy-violating/PlainLogGroup');
+    expect(run.stderr).toContain("Acknowledge with 'cdk-validator-cfnguard::cloudwatch_log_group_retention_period_check'");
+  });
+
   it('fails on an unknown stage, listing the known ones, without a stack trace', async () => {
     const run = await runCdk(['synth', '--quiet', '-c', 'stage=nope']);
     expect(run.exitCode).not.toBe(0);
@@ -74,7 +83,7 @@ describe('cdk synth (bin/app.ts)', () => {
     expect(run.exitCode).not.toBe(0);
     // The one problem: the feature flag and the context the CDK CLI adds (aws:cdk:*) are not settings.
     expect(run.stderr).toMatch(new RegExp('Invalid configuration for stage "dev":\n'
-      + '  - unknown setting "minCapacty": did you mean "minCapacity"\\? \\(valid settings: stage, protectData, [^\n]*, databaseConnectionsThreshold, flagsRolloutDuration, flagsRolloutGrowthFactor, flagsRolloutBakeTime, githubRepository, githubOidcProviderArn\\)\n'
+      + '  - unknown setting "minCapacty": did you mean "minCapacity"\\? \\(valid settings: stage, protectData, [^\n]*, databaseConnectionsThreshold, flagsRolloutDuration, flagsRolloutGrowthFactor, flagsRolloutBakeTime, webFirewall, webFirewallRateLimit, blockedRequestsThreshold, githubRepository, githubOidcProviderArn\\)\n'
       + '(?!  - )'));
     expect(run.stderr).not.toMatch(/^\s+at /m);
   });

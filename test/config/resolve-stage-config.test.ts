@@ -83,13 +83,13 @@ describe('resolveStageConfig', () => {
   });
 
   it('refuses an unknown setting, suggesting the closest one and listing every valid one, next to the other problems', () => {
-    const valid = 'stage, protectData, queueConsumer, streamConsumer, externalApiUrl, instanceType, amiId, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
+    const valid = 'stage, protectData, queueConsumer, streamConsumer, externalApiUrl, instanceTypes, detailedMonitoring, amiId, minCapacity, desiredCapacity, maxCapacity, appPort, healthCheckPath, '
       + 'healthCheckInterval, healthCheckTimeout, healthyThreshold, unhealthyThreshold, deregistrationDelay, healthCheckGracePeriod, '
       + 'workerStopTimeout, installHealthTimeout, instanceReadyTimeout, natGateways, certificateArn, queueVisibilityTimeout, maxReceiveCount, queueRetention, '
       + 'streamMode, shardCount, streamRetention, elb5xxRateThreshold, target5xxRateThreshold, responseTimeP99Threshold, minHealthyHosts, '
       + 'queueMessageAgeThreshold, streamIteratorAgeThreshold, jobFailureRateThreshold, streamFailureRateThreshold, jobsStalledAfter, latencyAnomalyBandWidth, alarmEmail, logRetention, artifactInfrequentAccessDays, artifactNoncurrentRetentionDays, '
       + 'database, databaseInstanceType, databaseAllocatedStorage, databaseMaxAllocatedStorage, databaseMultiAz, databaseBackupRetention, '
-      + 'databaseCpuThreshold, databaseFreeStorageThreshold, databaseConnectionsThreshold, flagsRolloutDuration, flagsRolloutGrowthFactor, flagsRolloutBakeTime, githubRepository, githubOidcProviderArn';
+      + 'databaseCpuThreshold, databaseFreeStorageThreshold, databaseConnectionsThreshold, flagsRolloutDuration, flagsRolloutGrowthFactor, flagsRolloutBakeTime, webFirewall, webFirewallRateLimit, blockedRequestsThreshold, githubRepository, githubOidcProviderArn';
     expect(problemsOf(() => resolveStageConfig('dev', { minCapacty: '3', colour: 'blue', maxReceiveCount: '0' }))).toEqual([
       `unknown setting "minCapacty": did you mean "minCapacity"? (valid settings: ${valid})`,
       `unknown setting "colour": remove it or use a valid setting (valid settings: ${valid})`,
@@ -145,17 +145,34 @@ describe('resolveStageConfig', () => {
     ].join('\n'));
   });
 
+  it('reads a list as comma-separated text or a JSON array, and the web firewall settings', () => {
+    expect(resolveStageConfig('dev', { instanceTypes: ' m7i.large , m6i.large' }).instanceTypes).toEqual(['m7i.large', 'm6i.large']);
+    expect(resolveStageConfig('dev', { instanceTypes: ['c7i.large', 'c6i.large'] }).instanceTypes).toEqual(['c7i.large', 'c6i.large']);
+    expect(resolveStageConfig('dev', { webFirewall: 'true', webFirewallRateLimit: '500', blockedRequestsThreshold: '50' }))
+      .toMatchObject({ webFirewall: true, webFirewallRateLimit: 500, blockedRequestsThreshold: 50 });
+    expect(problemsOf(() => resolveStageConfig('dev', { instanceTypes: 't3.small', webFirewallRateLimit: '1', detailedMonitoring: 'yes' }))).toEqual([
+      'detailedMonitoring must be true or false (given "yes")',
+      'instanceTypes must list between 2 and 40 EC2 instance types of the same size, so that the group still launches when one type is short in an AZ, e.g. ["t3.small", "t3a.small"] (given ["t3.small"])',
+      'webFirewallRateLimit must be a whole number between 10 and 2000000000 requests per 5 minutes per IP address (given 1)',
+    ]);
+  });
+
+  it('turns the web firewall and detailed monitoring on in prod, with two equivalent instance types', () => {
+    expect(resolveStageConfig('prod')).toMatchObject({ webFirewall: true, detailedMonitoring: true, instanceTypes: ['t3.medium', 't3a.medium'] });
+    expect(resolveStageConfig('dev').webFirewall).toBeUndefined();
+  });
+
   it('reads numbers, booleans and text, from the command line (strings) or cdk.json (JSON values)', () => {
     const config = resolveStageConfig('dev', {
       minCapacity: '3',
       maxCapacity: 6,
       protectData: true,
       elb5xxRateThreshold: '0.5',
-      instanceType: 'm7i.large',
+      instanceTypes: 'm7i.large,m6i.large',
       streamMode: 'PROVISIONED',
       shardCount: '4',
     });
-    expect(config).toMatchObject({ minCapacity: 3, maxCapacity: 6, protectData: true, elb5xxRateThreshold: 0.5, instanceType: 'm7i.large', streamMode: 'PROVISIONED', shardCount: 4 });
+    expect(config).toMatchObject({ minCapacity: 3, maxCapacity: 6, protectData: true, elb5xxRateThreshold: 0.5, instanceTypes: ['m7i.large', 'm6i.large'], streamMode: 'PROVISIONED', shardCount: 4 });
   });
 
   it('checks settings against each other', () => {

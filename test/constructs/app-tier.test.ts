@@ -24,7 +24,7 @@ const RECORDED_AMI = 'ami-0abcdef1234567890';
  * The app tier in a stack of its own; with an account and region, cdk.context.json holds `recordedAmi`
  * for the default AMI parameter (null: nothing recorded).
  */
-function appTierStack(settings: AppTierSettings & Pick<AppTierProps, 'logRetention' | 'logGroupNamePrefix'> = {}, env?: { account: string; region: string }, recordedAmi: string | null = RECORDED_AMI, app = testApp()) {
+function appTierStack(settings: AppTierSettings & Pick<AppTierProps, 'logRetention' | 'logGroupNamePrefix'> & { deletionProtection?: boolean } = {}, env?: { account: string; region: string }, recordedAmi: string | null = RECORDED_AMI, app = testApp()) {
   if (env && recordedAmi) app.node.setContext(amiContextKey(env.account, env.region), recordedAmi);
   const stack = new Stack(app, 'TestStack', { env });
   const appTier = new AppTier(stack, 'AppTier', {
@@ -34,6 +34,13 @@ function appTierStack(settings: AppTierSettings & Pick<AppTierProps, 'logRetenti
     currentVersionParameter: new ssm.StringParameter(stack, 'Version', { stringValue: 'none' }),
   });
   return { stack, appTier, template: Template.fromStack(stack) };
+}
+
+/** The rule IDs acknowledged anywhere in `scope`, for cdk-nag and the Control Tower checks alike. */
+function acknowledgedRules(scope: Stack): string[] {
+  return scope.node.findAll().flatMap((construct) => construct.node.metadata
+    .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
+    .flatMap((entry) => Object.keys(entry.data as object)));
 }
 
 describe('AppTier', () => {
@@ -59,7 +66,8 @@ describe('AppTier', () => {
       template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.dynamodb'])]) }) });
     });
 
-    it('logs rejected flows', () => {
+    it('logs rejected flows to a log group kept a year and encrypted with the stack\'s log key (Control Tower CT.CLOUDWATCH.PR.2/3)', () => {
+      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LogEncryptionKey'), 'Arn'] } });
       template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT', LogDestinationType: 'cloud-watch-logs' });
     });
 
@@ -106,6 +114,17 @@ describe('AppTier', () => {
       regional.hasResourceProperties('AWS::S3::BucketPolicy', {
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { AWS: 'arn:aws:iam::156460612806:root' } })]) },
       });
+    });
+
+    it('acknowledges the HTTPS-redirect and deletion-protection controls only for a stage without a certificate or data protection', () => {
+      expect(acknowledgedRules(stack)).toEqual(expect.arrayContaining([
+        'cdk-validator-cfnguard::alb_http_to_https_redirection_check',
+        'cdk-validator-cfnguard::elbv2_deletion_protection_enabled_check',
+      ]));
+      const protectedHttps = appTierStack({ certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abcd-1234', deletionProtection: true });
+      const rules = acknowledgedRules(protectedHttps.stack);
+      expect(rules).not.toContain('cdk-validator-cfnguard::alb_http_to_https_redirection_check');
+      expect(rules).not.toContain('cdk-validator-cfnguard::elbv2_deletion_protection_enabled_check');
     });
 
     it('serves HTTP only, with a warning, when no certificate is given', () => {
@@ -204,6 +223,36 @@ describe('AppTier', () => {
       });
       const group = Object.values(template.findResources('AWS::AutoScaling::AutoScalingGroup'))[0];
       expect(group.Properties.DesiredCapacity).toBeUndefined();
+    });
+
+    it('may launch either of two equivalent types, preferring the first, every instance on-demand (Control Tower CT.AUTOSCALING.PR.6)', () => {
+      const group = Object.values(template.findResources('AWS::AutoScaling::AutoScalingGroup'))[0].Properties;
+      expect(group.LaunchTemplate).toBeUndefined();
+      expect(group.MixedInstancesPolicy).toEqual({
+        LaunchTemplate: {
+          LaunchTemplateSpecification: { LaunchTemplateId: { Ref: expect.stringMatching(/^AppTierLaunchTemplate/) }, Version: expect.anything() },
+          Overrides: [{ InstanceType: 't3.small' }, { InstanceType: 't3a.small' }],
+        },
+        // No Spot: a reclaimed instance in the middle of a release would take capacity below minCapacity.
+        InstancesDistribution: { OnDemandAllocationStrategy: 'prioritized', OnDemandBaseCapacity: 2, OnDemandPercentageAboveBaseCapacity: 100 },
+      });
+      const prodLike = appTierStack({ instanceTypes: ['t3.medium', 't3a.medium'], minCapacity: 3, maxCapacity: 6 }).template;
+      prodLike.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+        MixedInstancesPolicy: {
+          LaunchTemplate: Match.objectLike({ Overrides: [{ InstanceType: 't3.medium' }, { InstanceType: 't3a.medium' }] }),
+          InstancesDistribution: Match.objectLike({ OnDemandBaseCapacity: 3, OnDemandPercentageAboveBaseCapacity: 100 }),
+        },
+      });
+      prodLike.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: Match.objectLike({ InstanceType: 't3.medium' }) });
+    });
+
+    it('turn detailed monitoring on only when asked (Control Tower CT.EC2.PR.10), acknowledging the control otherwise', () => {
+      const launchTemplateData = (t: Template) => Object.values(t.findResources('AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData;
+      expect(launchTemplateData(template).Monitoring).toEqual({ Enabled: false });
+      expect(acknowledgedRules(stack)).toContain('cdk-validator-cfnguard::ec2_launch_template_monitoring_enabled_check');
+      const monitored = appTierStack({ detailedMonitoring: true });
+      expect(launchTemplateData(monitored.template).Monitoring).toEqual({ Enabled: true });
+      expect(acknowledgedRules(monitored.stack)).not.toContain('cdk-validator-cfnguard::ec2_launch_template_monitoring_enabled_check');
     });
 
     it('sets the desired capacity only when configured', () => {
@@ -493,7 +542,7 @@ describe('AppTier', () => {
     });
 
     it('changes only when the recorded AMI changes, and then the template shows the new ImageId', () => {
-      expect(imageId(appTierStack({}, env).template)).toBe(imageId(appTierStack({ instanceType: 't3.large' }, env).template));
+      expect(imageId(appTierStack({}, env).template)).toBe(imageId(appTierStack({ instanceTypes: ['t3.large', 't3a.large'] }, env).template));
       expect(imageId(appTierStack({}, env, 'ami-0fedcba9876543210').template)).toBe('ami-0fedcba9876543210');
     });
 
@@ -506,7 +555,7 @@ describe('AppTier', () => {
     });
 
     it('is the arm64 image for a Graviton instance type', () => {
-      expect(imageId(appTierStack({ instanceType: 't4g.small' }, env, null, (() => {
+      expect(imageId(appTierStack({ instanceTypes: ['m7g.medium', 'm6g.medium'] }, env, null, (() => {
         const app = testApp();
         app.node.setContext(amiContextKey('123456789012', 'eu-west-1', 'al2023-ami-kernel-6.1-arm64'), 'ami-0aaaabbbbccccdddd');
         return app;
@@ -551,6 +600,20 @@ describe('AppTier', () => {
       );
       expect(() => appTierStack({ instanceReadyTimeout: Duration.hours(2) })).toThrow('instanceReadyTimeout must be between 60 and 3600 seconds (given 7200)');
       expect(() => appTierStack({ amiId: 'ami-0123456789ABCDEF0' })).toThrow(/amiId must be an AMI id/);
+    });
+
+    it('wants at least two instance types, well formed, distinct and of one architecture', () => {
+      expect(() => appTierStack({ instanceTypes: ['t3.small'] })).toThrow(
+        'instanceTypes must list between 2 and 40 EC2 instance types of the same size, so that the group still launches when one type is short in an AZ, e.g. ["t3.small", "t3a.small"] (given ["t3.small"])',
+      );
+      expect(() => appTierStack({ instanceTypes: ['t3.small', 'T3A small', 't3.small'] })).toThrow(
+        'Invalid app tier settings:\n'
+          + '  - instanceTypes must be EC2 instance types such as t3.small (not "T3A small")\n'
+          + '  - instanceTypes must not repeat a type (t3.small appears more than once)',
+      );
+      expect(() => appTierStack({ instanceTypes: ['t3.small', 't4g.small'] })).toThrow(
+        'instanceTypes must all have one architecture, since one AMI serves the group: Graviton (arm64) and x86_64 types cannot be mixed (given ["t3.small","t4g.small"])',
+      );
     });
 
     it('rejects a health check path that is not a path', () => {

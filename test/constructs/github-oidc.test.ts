@@ -173,6 +173,18 @@ describe('GithubOidc', () => {
         Resource: ['arn:${AWS::Partition}:s3:::sluice-dev-releaseartifactbucket*', 'arn:${AWS::Partition}:s3:::sluice-prod-releaseartifactbucket*'],
         Condition: inThisAccount,
       },
+      {
+        // The artifacts are encrypted with each stage's KMS key: upload (GenerateDataKey) and multipart
+        // completion (Decrypt), only on keys aliased alias/sluice/<stage>/artifacts and only through S3.
+        Sid: 'ArtifactKeys',
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: arn('kms', 'key/*'),
+        Condition: {
+          'ForAnyValue:StringEquals': { 'kms:ResourceAliases': ['alias/sluice/dev/artifacts', 'alias/sluice/prod/artifacts'] },
+          StringEquals: { 'kms:ViaService': 's3.${AWS::Region}.amazonaws.com' },
+        },
+      },
       { Sid: 'ReadStageStacks', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: stageStacks },
       {
         Sid: 'StageFlagsApplications',

@@ -10,6 +10,7 @@ import { Monitoring, type MonitoringSettings } from '../../lib/constructs/monito
 import { WorkQueue } from '../../lib/constructs/work-queue/work-queue.ts';
 import { flattenTokens } from '../helpers/iam-policy.ts';
 import { testStack } from '../helpers/synth.ts';
+import { denyGrantsExceptForAwsServices } from '../helpers/kms-grant-guard.ts';
 
 interface Consumers {
   /** A Lambda function consumes the work queue too. */
@@ -62,6 +63,10 @@ describe('Monitoring', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
     template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('lets only AWS services create grants on the topic key (Control Tower CT.KMS.PR.3)', () => {
+    template.hasResourceProperties('AWS::KMS::Key', { KeyPolicy: { Statement: Match.arrayWith([denyGrantsExceptForAwsServices]) } });
   });
 
   it('subscribes the alarm e-mail when given', () => {

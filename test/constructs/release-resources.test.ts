@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { ReleaseResources, type ReleaseResourcesSettings } from '../../lib/constructs/release-resources/release-resources.ts';
+import { denyGrantsExceptForAwsServices } from '../helpers/kms-grant-guard.ts';
 import { testStack } from '../helpers/synth.ts';
 
 function releaseStack(settings: ReleaseResourcesSettings & { retainHistory?: boolean } = {}, publisher = false) {
@@ -11,6 +12,7 @@ function releaseStack(settings: ReleaseResourcesSettings & { retainHistory?: boo
     ...settings,
     accessLogsBucket: new s3.Bucket(stack, 'Logs'),
     currentVersionParameterName: '/sluice/test/current-version',
+    artifactKeyAliasName: 'alias/sluice/test/artifacts',
   });
   if (publisher) release.grantPublish(new iam.Role(stack, 'Publisher', { assumedBy: new iam.AccountRootPrincipal() }));
   return { release, template: Template.fromStack(stack) };
@@ -24,7 +26,13 @@ describe('ReleaseResources', () => {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({
         VersioningConfiguration: { Status: 'Enabled' },
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        // A customer managed key (Control Tower CT.S3.PR.10), with an S3 Bucket Key to keep KMS requests down.
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{
+          ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReleaseArtifactKey'), 'Arn'] } },
+          BucketKeyEnabled: true,
+        }] },
+        // Uploads reach EventBridge (CT.S3.PR.4), from the bucket itself: no notification Lambda.
+        NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         LoggingConfiguration: { DestinationBucketName: { Ref: Match.stringLikeRegexp('^Logs') }, LogFilePrefix: 'artifact-bucket/' },
       }),
@@ -74,12 +82,29 @@ describe('ReleaseResources', () => {
     template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/sluice/test/current-version', Type: 'String', Value: 'none', Tier: 'Standard' });
   });
 
-  it('lets a publisher upload only under releases/', () => {
+  it('lets a publisher upload only under releases/, encrypting with the artifact key', () => {
     releaseStack({}, true).template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: [Match.objectLike({
-        Action: Match.arrayWith(['s3:PutObject']),
-        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^ReleaseArtifactBucket'), 'Arn'] }, '/releases/*']] },
-      })] },
+      PolicyDocument: { Statement: Match.arrayWith([
+        Match.objectLike({
+          Action: Match.arrayWith(['s3:PutObject']),
+          Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^ReleaseArtifactBucket'), 'Arn'] }, '/releases/*']] },
+        }),
+        Match.objectLike({
+          Action: Match.arrayWith(['kms:GenerateDataKey*']),
+          Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReleaseArtifactKey'), 'Arn'] },
+        }),
+      ]) },
+    });
+  });
+
+  it('encrypts artifacts with a rotated key of their own, kept with the bucket, under the stage\'s alias', () => {
+    template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ EnableKeyRotation: true }) });
+    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/sluice/test/artifacts', TargetKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReleaseArtifactKey'), 'Arn'] } });
+  });
+
+  it('lets only AWS services create grants on the artifact key (Control Tower CT.KMS.PR.3)', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([denyGrantsExceptForAwsServices]) },
     });
   });
 

@@ -15,9 +15,11 @@ const PINNED: readonly (readonly [logicalId: string, type: string])[] = [
   ['EventStreamA212D9D0', 'AWS::Kinesis::Stream'],
   ['EventStreamCheckpointTable724AE4E9', 'AWS::DynamoDB::Table'],
   ['EventStreamFailureQueue52A7DA44', 'AWS::SQS::Queue'],
+  // Encrypts every log group: a new key would leave the old groups' events unreadable once it is deleted.
   ['LogEncryptionKey15FECC8A', 'AWS::KMS::Key'],
   ['MonitoringAlarmTopicKeyFFA45DC9', 'AWS::KMS::Key'],
   ['ReleaseArtifactBucket9E389211', 'AWS::S3::Bucket'],
+  ['ReleaseArtifactKey0464EBB0', 'AWS::KMS::Key'],
   ['ReleaseReleaseTable8F61A71E', 'AWS::DynamoDB::Table'],
   ['WorkQueueAD162499', 'AWS::SQS::Queue'],
   ['WorkQueueDeadLetterQueueF71CA21F', 'AWS::SQS::Queue'],

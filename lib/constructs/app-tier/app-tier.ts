@@ -1,16 +1,17 @@
-import { Annotations, Aws, CfnCondition, type CfnElement, Duration, Fn, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnCondition, type CfnElement, Duration, Fn, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { FactName } from 'aws-cdk-lib/region-info';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { encryptedLogGroup } from '../log-groups/encrypted-log-group.ts';
 import { type LogGroupSettings, validateLogGroupSettings } from '../log-groups/log-group-settings.ts';
+import { acknowledgeControl } from '../policy-checks/control-tower.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { APP_TIER_DEFAULTS } from './app-tier-defaults.ts';
 import { cloudWatchAgentConfig } from './cloudwatch-agent-config.ts';
@@ -20,10 +21,19 @@ import { validateAppTierSettings } from './validate-app-tier-settings.ts';
 /** The tunable settings of the app tier; every one has a default chosen for fast, safe releases. */
 export interface AppTierSettings {
   /**
-   * EC2 instance type of the app instances.
-   * @default 't3.small'
+   * EC2 instance types of the app instances, in order of preference: at least two of the same size
+   * (vCPUs and memory) and architecture, so that the group keeps its capacity when one type is short
+   * in an AZ — in the middle of a release too (AWS Control Tower CT.AUTOSCALING.PR.6). A release
+   * counts every instance alike, so the types must be equivalent.
+   * @default ['t3.small', 't3a.small']
    */
-  readonly instanceType?: string;
+  readonly instanceTypes?: readonly string[];
+  /**
+   * One-minute EC2 metrics (detailed monitoring) for the app instances (CT.EC2.PR.10), rather than
+   * five-minute ones.
+   * @default false — it costs about $2.10 per instance a month (seven metrics at $0.30)
+   */
+  readonly detailedMonitoring?: boolean;
   /**
    * Fewest instances in the group (at least 2, spread over 2 AZs).
    * @default 2
@@ -201,15 +211,17 @@ export class AppTier extends Construct {
         DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
       },
     });
+    // Rejected traffic only, kept a year and encrypted with the stack's log key (CT.CLOUDWATCH.PR.2/3):
+    // ingestion ($0.50/GB) dwarfs a year's storage ($0.03/GB-month) of these few records.
     this.vpc.addFlowLog('FlowLog', {
-      destination: ec2.FlowLogDestination.toCloudWatchLogs(
-        new logs.LogGroup(this, 'FlowLogGroup', {
-          retention: logs.RetentionDays.THREE_MONTHS,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-      ),
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(encryptedLogGroup(this, 'FlowLogGroup')),
       trafficType: ec2.FlowLogTrafficType.REJECT,
     });
+    // The VPC's custom resource that strips the default security group's rules runs CDK's own handler.
+    const restrictDefaultSecurityGroupProvider = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+    if (restrictDefaultSecurityGroupProvider !== undefined) {
+      acknowledgeControl(restrictDefaultSecurityGroupProvider, 'CT.LAMBDA.PR.3', 'CDK\'s own handler that removes the default security group\'s rules at deploy time; it calls only the EC2 API, and CDK offers no way to place it in a VPC.');
+    }
 
     // --- load balancer -------------------------------------------------------------------------
     const albSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
@@ -230,6 +242,9 @@ export class AppTier extends Construct {
       deletionProtection: props.deletionProtection ?? false,
     });
     this.logAccessLogs(props.accessLogsBucket, 'alb');
+    if (!(props.deletionProtection ?? false)) {
+      acknowledgeControl(this.loadBalancer, 'CT.ELASTICLOADBALANCING.PR.5', 'this stage does not protect its data (protectData false): it is meant to be torn down; stages with protectData turn deletion protection on.');
+    }
 
     this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
       vpc: this.vpc,
@@ -279,6 +294,9 @@ export class AppTier extends Construct {
       id: `AwsSolutions-IAM5[Resource::<${artifactBucketLogicalId}.Arn>/releases/*]`,
       reason: 'Instances install whichever release version is current, so they may read any object under releases/ — and nothing else in the bucket.',
     });
+    // The artifacts are encrypted with the bucket's KMS key: GetObject also needs kms:Decrypt on
+    // exactly that key (S3 calls it on the instance's behalf).
+    props.artifactBucket.encryptionKey?.grantDecrypt(this.instanceRole);
     props.currentVersionParameter.grantRead(this.instanceRole);
 
     // --- service logs --------------------------------------------------------------------------
@@ -304,7 +322,11 @@ export class AppTier extends Construct {
       reason: 'elasticloadbalancing:DescribeTargetHealth has no resource-level permissions; it is read-only, and a booting instance uses it to wait until its own target is healthy before it signals CloudFormation.',
     });
 
-    const instanceType = new ec2.InstanceType(props.instanceType ?? APP_TIER_DEFAULTS.instanceType);
+    const instanceTypes = (props.instanceTypes ?? APP_TIER_DEFAULTS.instanceTypes).map((name) => new ec2.InstanceType(name));
+    // The launch template names the preferred type (and picks the AMI's architecture from it); the
+    // group's mixed instances policy below may launch any of them.
+    const [instanceType] = instanceTypes;
+    const detailedMonitoring = props.detailedMonitoring ?? APP_TIER_DEFAULTS.detailedMonitoring;
     const instanceReadyTimeout = props.instanceReadyTimeout ?? APP_TIER_DEFAULTS.instanceReadyTimeout;
     const interval = props.healthCheckInterval ?? APP_TIER_DEFAULTS.healthCheckInterval;
     const healthyThreshold = props.healthyThreshold ?? APP_TIER_DEFAULTS.healthyThreshold;
@@ -314,6 +336,7 @@ export class AppTier extends Construct {
       role: this.instanceRole,
       securityGroup: this.instanceSecurityGroup,
       requireImdsv2: true,
+      detailedMonitoring,
       httpPutResponseHopLimit: 1,
       associatePublicIpAddress: false,
       blockDevices: [{
@@ -345,10 +368,26 @@ export class AppTier extends Construct {
       }),
     });
 
+    if (!detailedMonitoring) {
+      acknowledgeControl(launchTemplate, 'CT.EC2.PR.10', 'detailedMonitoring is off in this stage: five-minute EC2 metrics save about $2.10 per instance a month; the alarms use the load balancer\'s one-minute metrics either way.');
+    }
+
     this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
       vpc: this.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      launchTemplate,
+      // Several equivalent types: when one is short in an AZ the group launches the next, so neither a
+      // scale-out nor the replacement a rolling update launches first waits for capacity. Every instance
+      // is on-demand (no Spot), the base included: an instance reclaimed in the middle of a release
+      // would take capacity the release counted on, below minCapacity.
+      mixedInstancesPolicy: {
+        launchTemplate,
+        launchTemplateOverrides: instanceTypes.map((type) => ({ instanceType: type })),
+        instancesDistribution: {
+          onDemandAllocationStrategy: autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+          onDemandBaseCapacity: this.minCapacity,
+          onDemandPercentageAboveBaseCapacity: 100,
+        },
+      },
       minCapacity: this.minCapacity,
       maxCapacity: props.maxCapacity ?? APP_TIER_DEFAULTS.maxCapacity,
       desiredCapacity: props.desiredCapacity,
@@ -389,6 +428,12 @@ export class AppTier extends Construct {
           autoscaling.ScalingProcess.INSTANCE_REFRESH,
         ],
       }),
+    });
+    acknowledgeControl(this.autoScalingGroup, 'CT.AUTOSCALING.PR.11', 'the instances never talk to each other (only the load balancer reaches them, and they reach AWS APIs over TLS), so Nitro encryption between instances would protect no traffic; the Nitro types that offer it (m6i, m7g, c6i, …) cost about twice the burstable t3/t3a types for this workload.');
+    // cdk-nag's EC26 reads only the group's LaunchTemplate property and throws on a MixedInstancesPolicy.
+    Validations.of(this.autoScalingGroup).acknowledge({
+      id: 'AwsSolutions-EC26',
+      reason: 'cdk-nag EC26 cannot read a group whose launch template sits in a MixedInstancesPolicy and reports an error; the launch template\'s one volume is encrypted (asserted by the app tier\'s tests).',
     });
     this.autoScalingGroup.attachToApplicationTargetGroup(this.targetGroup);
     // A target group without a listener leaves its targets `unused`: the first instances could never
@@ -512,6 +557,7 @@ export class AppTier extends Construct {
     albSecurityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet');
     if (certificateArn === undefined) {
       Annotations.of(this).addWarningV2('sluice:plainHttp', 'No certificateArn: the load balancer serves plain HTTP. Set certificateArn to serve HTTPS and redirect HTTP to it.');
+      acknowledgeControl(this.loadBalancer, 'CT.ELASTICLOADBALANCING.PR.1', 'no certificateArn in this stage, so HTTP is the only listener there is (a synth warning says so); with certificateArn, HTTP redirects to HTTPS and the control applies.');
       this.loadBalancer.addListener('Http', {
         port: 80,
         protocol: elbv2.ApplicationProtocol.HTTP,

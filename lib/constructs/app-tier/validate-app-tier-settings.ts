@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { SettingsProblems } from '../settings-validation.ts';
 import { APP_TIER_DEFAULTS } from './app-tier-defaults.ts';
 import type { AppTierSettings } from './app-tier.ts';
@@ -6,7 +7,7 @@ import type { AppTierSettings } from './app-tier.ts';
 /** Every problem with the app tier's settings, each naming the setting, the allowed range and the value. */
 export function validateAppTierSettings(settings: AppTierSettings): string[] {
   const check = new SettingsProblems();
-  check.matches('instanceType', settings.instanceType, /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as t3.small');
+  check.addAll(instanceTypesProblems(settings.instanceTypes));
   check.matches('amiId', settings.amiId, /^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'an AMI id: "ami-" and 8 or 17 lower-case hex digits');
 
   // Two instances in two AZs is the least that survives losing one during a release or an AZ outage.
@@ -64,4 +65,31 @@ export function validateAppTierSettings(settings: AppTierSettings): string[] {
     'an ACM certificate ARN such as arn:aws:acm:eu-west-1:123456789012:certificate/…',
   );
   return [...check.list];
+}
+
+/** At most this many instance types in a mixed instances policy (an Auto Scaling limit). */
+const MAX_INSTANCE_TYPES = 40;
+const INSTANCE_TYPE_PATTERN = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+
+function instanceTypesProblems(instanceTypes: readonly string[] | undefined): string[] {
+  if (instanceTypes === undefined) return [];
+  const given = `(given ${JSON.stringify(instanceTypes)})`;
+  if (!Array.isArray(instanceTypes)) return [`instanceTypes must be a list of EC2 instance types such as ["t3.small", "t3a.small"] ${given}`];
+  const problems: string[] = [];
+  // AWS Control Tower CT.AUTOSCALING.PR.6: with one type, a shortage of it in an AZ stops the group launching.
+  if (instanceTypes.length < 2 || instanceTypes.length > MAX_INSTANCE_TYPES) {
+    problems.push(`instanceTypes must list between 2 and ${MAX_INSTANCE_TYPES} EC2 instance types of the same size, so that the group still launches when one type is short in an AZ, e.g. ["t3.small", "t3a.small"] ${given}`);
+  }
+  const malformed = instanceTypes.filter((type) => typeof type !== 'string' || !INSTANCE_TYPE_PATTERN.test(type));
+  if (malformed.length > 0) {
+    problems.push(`instanceTypes must be EC2 instance types such as t3.small (not ${malformed.map((type) => JSON.stringify(type)).join(', ')})`);
+  }
+  const duplicates = instanceTypes.filter((type, index) => instanceTypes.indexOf(type) !== index);
+  if (duplicates.length > 0) problems.push(`instanceTypes must not repeat a type (${[...new Set(duplicates)].join(', ')} appears more than once)`);
+  if (malformed.length === 0) {
+    // One AMI serves the group: x86_64 and arm64 types cannot be mixed.
+    const architectures = new Set(instanceTypes.map((type) => new ec2.InstanceType(type).architecture));
+    if (architectures.size > 1) problems.push(`instanceTypes must all have one architecture, since one AMI serves the group: Graviton (arm64) and x86_64 types cannot be mixed ${given}`);
+  }
+  return problems;
 }

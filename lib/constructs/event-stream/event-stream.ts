@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { consumerFunction } from '../consumer-function.ts';
 import { durableTableProps } from '../durable-table.ts';
 import type { LogGroupSettings } from '../log-groups/log-group-settings.ts';
+import { acknowledgeControl } from '../policy-checks/control-tower.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { EVENT_STREAM_DEFAULTS, EVENT_STREAM_LAMBDA_CONSUMER_DEFAULTS, MAX_RECORD_AGE_LIMIT } from './event-stream-defaults.ts';
 import { validateEventStreamSettings } from './validate-event-stream-settings.ts';
@@ -136,6 +137,7 @@ export class EventStream extends Construct {
       id: 'AwsSolutions-SQS3',
       reason: 'The failure queue is the stream\'s dead-letter queue: records land here after their bounded retries, from the instance consumer and from Lambda\'s on-failure destination; a queue behind it would only hold the same records again.',
     });
+    acknowledgeControl(this.failureQueue, 'CT.SQS.PR.1', 'the failure queue is the stream\'s dead-letter queue (records land here after their bounded retries, no SQS queue redrives into it); a queue behind it would only hold the same records again.');
 
     if (consumer) this.consumerFunction = this.addLambdaConsumer(consumer, props.logRetention);
   }

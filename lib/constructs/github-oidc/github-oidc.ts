@@ -2,7 +2,7 @@ import { Aws, type Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { METRIC_NAMESPACE } from '../../runtime/metric-contract.ts';
-import { currentVersionParameterName, schemaVersionParameterName, stackName } from '../../runtime/stack-contract.ts';
+import { artifactKeyAliasName, currentVersionParameterName, schemaVersionParameterName, stackName } from '../../runtime/stack-contract.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_DEFAULTS, GITHUB_OIDC_URL } from './github-oidc-defaults.ts';
 import { STAGE_TAG_KEY } from './stage-tag.ts';
@@ -155,7 +155,8 @@ export class GithubOidc extends Construct {
    *
    * - CloudFormation DescribeStacks (stack outputs) on `sluice-<stage>`;
    * - S3 GetObject (HeadObject: artifact and checksum present), ListBucket (so that a missing key is a
-   *   404, not a 403) and PutObject (the upload) on the artifact buckets' `releases/`;
+   *   404, not a 403) and PutObject (the upload) on the artifact buckets' `releases/`, with KMS
+ *   GenerateDataKey and Decrypt through S3 on the stages' artifact keys;
    * - ELBv2 DescribeTargetHealth, DescribeTargetGroups, DescribeTargetGroupAttributes, and
    *   RegisterTargets, DeregisterTargets on target groups tagged with a stage;
    * - Auto Scaling DescribeAutoScalingInstances, DescribeInstanceRefreshes (a release refuses during
@@ -276,6 +277,25 @@ export class GithubOidc extends Construct {
       [`Resource::arn:<AWS::Partition>:s3:::${bucket}/releases/*`, 'CloudFormation generates the artifact bucket\'s name (<stack>-releaseartifactbucket<hash>-<suffix>); CI uploads and checks any release version, so it may read and write objects under releases/ of that bucket in this account, and nothing else.'],
       [`Resource::arn:<AWS::Partition>:s3:::${bucket}`, 'CloudFormation generates the artifact bucket\'s name; ListBucket on it makes S3 answer a missing artifact with 404 instead of 403, which is how sluice release tells "not uploaded" from "not allowed".'],
     ]));
+
+    // The artifacts are encrypted with each stage's KMS key, whose generated ID this stack cannot
+    // know: the statement names the keys by their alias, and only for calls S3 makes on the role's
+    // behalf. PutObject needs kms:GenerateDataKey; kms:Decrypt completes a multipart upload (the CLI
+    // splits files above 8 MiB) and reads an object. kms:Encrypt is not needed: S3 encrypts with the
+    // data key it generated.
+    role.addToPolicy(new iam.PolicyStatement({
+      sid: 'ArtifactKeys',
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: [this.arn('kms', 'key/*').value],
+      conditions: {
+        'ForAnyValue:StringEquals': { 'kms:ResourceAliases': this.stages.map((stage) => artifactKeyAliasName(stage)) },
+        StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` },
+      },
+    }));
+    this.acknowledgeWildcards(role, [[
+      this.arn('kms', 'key/*').finding,
+      'KMS generates the artifact keys\' IDs; the statement allows only keys whose alias is a CI stage\'s artifact key (kms:ResourceAliases), and only through S3 (kms:ViaService).',
+    ]]);
 
     role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadStageStacks', actions: ['cloudformation:DescribeStacks'], resources: this.stageStackArns() }));
     this.acknowledgeStageStacks(role);

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { allowGrantsForAwsServicesOnly } from '../kms/grants-for-aws-services-only.ts';
 
 /**
  * How long every log group of the stack keeps its events unless a stage says otherwise: one year,
@@ -39,6 +40,7 @@ export function logEncryptionKey(scope: Construct): kms.Key {
       conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` } },
     }),
   );
+  allowGrantsForAwsServicesOnly(key);
   return key;
 }
 

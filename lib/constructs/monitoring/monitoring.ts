@@ -9,6 +9,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { AppTier } from '../app-tier/app-tier.ts';
 import type { EventStream } from '../event-stream/event-stream.ts';
+import { allowGrantsForAwsServicesOnly } from '../kms/grants-for-aws-services-only.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import type { WorkQueue } from '../work-queue/work-queue.ts';
 import { METRIC_NAMESPACE, MetricDimension, MetricName } from '../../runtime/metric-contract.ts';
@@ -122,6 +123,7 @@ export class Monitoring extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    allowGrantsForAwsServicesOnly(topicKey);
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: topicKey, enforceSSL: true });
     if (props.alarmEmail !== undefined) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));

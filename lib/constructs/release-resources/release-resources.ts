@@ -1,10 +1,14 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { publishBucketEventsToEventBridge } from '../bucket-events.ts';
 import { durableTableProps } from '../durable-table.ts';
+import { allowGrantsForAwsServicesOnly } from '../kms/grants-for-aws-services-only.ts';
+import { acknowledgeControl } from '../policy-checks/control-tower.ts';
 import { throwIfInvalid } from '../settings-validation.ts';
 import { RELEASE_RESOURCES_DEFAULTS } from './release-resources-defaults.ts';
 import { validateReleaseResourcesSettings } from './validate-release-resources-settings.ts';
@@ -26,6 +30,8 @@ export interface ReleaseResourcesSettings {
 export interface ReleaseResourcesProps extends ReleaseResourcesSettings {
   /** Name of the SSM parameter that holds the current release version, e.g. `/sluice/dev/current-version`. */
   readonly currentVersionParameterName: string;
+  /** Alias of the artifact bucket's KMS key, e.g. `alias/sluice/dev/artifacts`; the CI stack's upload permission names the key by it. */
+  readonly artifactKeyAliasName: string;
   /** Bucket that receives the artifact bucket's server access logs. */
   readonly accessLogsBucket: s3.IBucket;
   /**
@@ -42,6 +48,8 @@ export interface ReleaseResourcesProps extends ReleaseResourcesSettings {
  */
 export class ReleaseResources extends Construct {
   public readonly artifactBucket: s3.Bucket;
+  /** Encrypts the artifacts: whoever reads them needs kms:Decrypt on it, whoever uploads kms:GenerateDataKey. */
+  public readonly artifactKey: kms.Key;
   /** Partition key `pk`, sort key `sk`, TTL attribute `expiresAt`. */
   public readonly releaseTable: dynamodb.Table;
   public readonly currentVersionParameter: ssm.StringParameter;
@@ -50,9 +58,23 @@ export class ReleaseResources extends Construct {
     super(scope, id);
     throwIfInvalid('release resources', validateReleaseResourcesSettings(props));
 
+    // A customer managed key (CT.S3.PR.10) rather than SSE-S3: reading an artifact then takes
+    // kms:Decrypt on this key as well as s3:GetObject, and CloudTrail records every use. Cost: $1 a
+    // month for the key; the S3 Bucket Key keeps KMS requests (at $0.03 per 10,000) to about one per
+    // object upload or download session instead of one per request. Kept with the bucket: a retained
+    // artifact whose key was deleted could never be read again.
+    this.artifactKey = new kms.Key(this, 'ArtifactKey', {
+      description: `sluice release artifacts (${props.artifactKeyAliasName})`,
+      alias: props.artifactKeyAliasName,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    allowGrantsForAwsServicesOnly(this.artifactKey);
     this.artifactBucket = new s3.Bucket(this, 'ArtifactBucket', {
       versioned: true,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.artifactKey,
+      bucketKeyEnabled: true,
       enforceSSL: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -73,6 +95,8 @@ export class ReleaseResources extends Construct {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    publishBucketEventsToEventBridge(this.artifactBucket);
+    acknowledgeControl(this.artifactBucket, 'CT.S3.PR.9', 'Object Lock cannot be turned off again once on, and without a default retention it protects nothing that versioning and the retained bucket do not; with one, every overwritten artifact version would outlive artifactNoncurrentRetentionDays.');
 
     this.releaseTable = new dynamodb.Table(this, 'ReleaseTable', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -90,7 +114,7 @@ export class ReleaseResources extends Construct {
     });
   }
 
-  /** Lets `grantee` upload artifacts: s3:PutObject, s3:PutObjectLegalHold, s3:PutObjectRetention, s3:PutObjectTagging, s3:PutObjectVersionTagging, s3:Abort* on `releases/*`. */
+  /** Lets `grantee` upload artifacts: s3:PutObject, s3:PutObjectLegalHold, s3:PutObjectRetention, s3:PutObjectTagging, s3:PutObjectVersionTagging, s3:Abort* on `releases/*`, and kms:Encrypt, kms:ReEncrypt*, kms:GenerateDataKey* on the artifact key. */
   grantPublish(grantee: iam.IGrantable): iam.Grant {
     return this.artifactBucket.grantPut(grantee, 'releases/*');
   }
