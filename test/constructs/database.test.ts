@@ -144,7 +144,10 @@ describe('Database (the stage stack)', () => {
     const statements = Object.values(resourcesOf(prod.template))
       .filter((resource) => resource.Type === 'AWS::IAM::Policy' && resource.Properties.Roles.some((role: { Ref: string }) => role.Ref.startsWith('AppTierInstanceRole')))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
-    const secretStatements = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('secretsmanager:') || action.startsWith('kms:')));
+    // kms:Decrypt on the artifact bucket's key is the release artifacts' (lib/constructs/release-resources), not the secret's.
+    const secretStatements = statements
+      .filter((statement) => !JSON.stringify(statement.Resource).includes('ReleaseArtifactKey'))
+      .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('secretsmanager:') || action.startsWith('kms:')));
     expect(secretStatements).toEqual([
       { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: { Ref: onlyOf(prod.template, 'AWS::SecretsManager::SecretTargetAttachment').logicalId } },
     ]);

@@ -165,7 +165,7 @@ describe('sluice guard on the sluice stack', () => {
     const { exitCode, report } = await guardJson(dev, synthStack('dev', undefined, true));
     expect(exitCode).toBe(0);
     expect(report.destructive).toEqual([]);
-    expect(report.stacks).toEqual([{ stackName: 'sluice-dev', status: 'compared', statefulResources: 13 }]);
+    expect(report.stacks).toEqual([{ stackName: 'sluice-dev', status: 'compared', statefulResources: 14 }]);
   });
 
   it('refuses renaming the work queue (a replacement), found by its construct path from the assembly metadata', async () => {
