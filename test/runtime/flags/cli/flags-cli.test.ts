@@ -127,6 +127,30 @@ describe('sluice flags set', () => {
     expect(deployedValue('jobs-batch-submit')).toEqual({ enabled: false, percentage: 0 });
   });
 
+  it('turns a flag off while the release gate fires by reverting the deployment that turned it on, which AppConfig\'s monitor does not stop', async () => {
+    startWorld({ 'jobs-batch-submit': { enabled: false, percentage: 0 }, 'new-pricing': { enabled: false } });
+    expect((await run('set', 'new-pricing', '--on')).code).toBe(0);
+    world!.alarms.fireAt(GATE_ALARM, world!.clock.now());
+    const result = await run('set', 'new-pricing', '--off');
+    expect(result.stderr).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(world!.calls.filter((call) => call.operation === 'StopDeployment')).toHaveLength(1);
+    expect(world!.appConfig.deployments.slice(1).map((deployment) => deployment.state)).toEqual(['REVERTED']);
+    // The revert made no new hosted version: the flag is back to what the deployment before it held.
+    expect(valuesOf('new-pricing')).toEqual([{ enabled: false }, { enabled: true }]);
+    expect(deployedValue('new-pricing')).toEqual({ enabled: false });
+    expect(result.stdout.some((line) => line.includes('reverting deployment 2'))).toBe(true);
+  });
+
+  it('says so and deploys anyway when the gate fires and no deployment of its own turned the flag on', async () => {
+    startWorld();
+    world!.alarms.fireAt(GATE_ALARM, world!.clock.now());
+    const result = await run('set', 'new-pricing', '--off');
+    expect(world!.calls.filter((call) => call.operation === 'StopDeployment')).toEqual([]);
+    expect(world!.calls.filter((call) => call.operation === 'CreateHostedConfigurationVersion')).toHaveLength(1);
+    expect(result.stdout.some((line) => line.includes(`${GATE_ALARM} in ALARM: AppConfig rolls back new deployments while its monitor fires`))).toBe(true);
+  });
+
   it('names the stack outputs it could not find (exit 3)', async () => {
     world = createFlagsWorld({ document: hostedDocument({ 'new-pricing': { enabled: true } }), stackOutputs: { ReleaseGateAlarmName: GATE_ALARM } });
     const result = await run('set', 'new-pricing', '--off');
