@@ -107,7 +107,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return { command: 'help', topic: rest[0] };
   if (command !== 'release' && command !== 'status') {
-    throw new BadInputError(`unknown command "${command}": use "sluice release <version>", "sluice status", "sluice stream status|replay" or "sluice guard"\n\n${usage}`);
+    throw new BadInputError(`unknown command "${command}": use "sluice release <version>", "sluice status", "sluice stream status|replay", "sluice migrate …", "sluice flags list|set|ramp" or "sluice guard"\n\n${usage}`);
   }
 
   const problems = new Problems();
