@@ -1,15 +1,12 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { Database } from './database.ts';
 
-/** Where the stack's alarms go: the monitoring construct's topic, dashboard and list of alarms. */
+/** Where the stack's alarms go: the monitoring construct (its topic and alarm status through addAlarm, and its dashboard). */
 export interface AlarmDestination {
-  readonly alarmTopic: sns.ITopic;
   readonly dashboard: cloudwatch.Dashboard;
-  /** The stack's alarms; the database's join them. */
-  readonly alarms: cloudwatch.Alarm[];
+  /** Notifies the stack's topic on ALARM and OK and lists the alarm beside the others. */
+  addAlarm(alarm: cloudwatch.Alarm): void;
 }
 
 export interface DatabaseAlarmsProps {
@@ -73,9 +70,7 @@ export class DatabaseAlarms extends Construct {
     const { description, ...rest } = options;
     // Missing data is no data to judge: the instance is stopped, or being created.
     const alarm = new cloudwatch.Alarm(this, id, { metric, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, alarmDescription: description, ...rest });
-    alarm.addAlarmAction(new actions.SnsAction(destination.alarmTopic));
-    alarm.addOkAction(new actions.SnsAction(destination.alarmTopic));
-    destination.alarms.push(alarm);
+    destination.addAlarm(alarm);
     return alarm;
   }
 }
