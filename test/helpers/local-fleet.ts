@@ -5,10 +5,10 @@
 
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../../lib/runtime/sandbox/free-port.ts';
 import { stopAll } from '../../lib/runtime/release/local/local-process-installer.ts';
 import type { LocalTargetsConfig } from '../../lib/runtime/release/local/local-targets.ts';
 
@@ -88,21 +88,7 @@ export function killQuietly(pid: number): void {
   }
 }
 
-/** Ports free on 127.0.0.1 right now (the kernel picks them; another test may race for one, rarely). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        const server = createServer();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(server));
-      }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
+export { freePorts };
 
 export interface HttpAnswer {
   readonly status: number;

@@ -46,3 +46,8 @@ export interface SandboxStatus {
   readonly stream: { readonly shards: readonly SandboxShard[] };
   readonly release?: { readonly fromVersion?: string; readonly toVersion: string; readonly state: 'running' | 'finished' | 'rolled-back' | 'failed'; readonly timeline: readonly ReleaseTimelineEntry[] };
 }
+
+/** Where the status page and `sluice sandbox status` get their snapshot: a running sandbox, or a scripted one in a test. */
+export interface SandboxStatusSource {
+  snapshot(): Promise<SandboxStatus>;
+}
