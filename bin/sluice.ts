@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 // sluice: the release CLI (`npx sluice release <version>`, `npx sluice status`), the event-stream
-// CLI (`npx sluice stream status|replay`), the migration CLI (`npx sluice migrate …`) and the feature-flag CLI (`npx sluice flags list|set|ramp`). A thin shell over lib/runtime/release/cli and
+// CLI (`npx sluice stream status|replay`), the sandbox (`npx sluice sandbox`), the migration CLI (`npx sluice migrate …`) and the feature-flag CLI (`npx sluice flags list|set|ramp`). A thin shell over lib/runtime/release/cli and
 // lib/runtime/stream/cli: real AWS clients, the system clock, the terminal, and (for a release)
 // SIGINT/SIGTERM wired to a safe stop.
 // The pinned AWS SDK runs on Node.js 20; its notice about future SDK releases needing Node.js 22
@@ -31,6 +31,8 @@ import { runGuardCli } from '../lib/runtime/guard/cli/run-guard-cli.ts';
 import { systemClock } from '../lib/runtime/clock.ts';
 import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
 import { runMigrateCli } from '../lib/runtime/migrations/cli/run-migrate-cli.ts';
+import { sandboxCommandsSummary } from '../lib/runtime/sandbox/cli/parse-sandbox-args.ts';
+import { runSandboxCli } from '../lib/runtime/sandbox/cli/run-sandbox-cli.ts';
 import { migrateCommandsSummary } from '../lib/runtime/migrations/cli/parse-migrate-args.ts';
 import { runCli } from '../lib/runtime/release/cli/run-cli.ts';
 import { streamCommandsSummary } from '../lib/runtime/stream/cli/parse-stream-args.ts';
@@ -40,7 +42,19 @@ const argv = process.argv.slice(2);
 const stdout = (line: string) => process.stdout.write(`${line}\n`);
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 
-if (argv[0] === 'migrate') {
+if (argv[0] === 'sandbox') {
+  // The first Ctrl-C stops the sandbox in order (workers, web apps, HAProxy, the stand-ins); a second exits at once.
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stop.abort();
+      process.once(signal, () => process.exit(130));
+    });
+  }
+  process.exitCode = await runSandboxCli(argv.slice(1), { projectRoot: fileURLToPath(new URL('..', import.meta.url)), stdout, stderr, signal: stop.signal });
+  // The SDK clients' sockets and the stand-ins' timers must not hold the exit.
+  process.exit();
+} else if (argv[0] === 'migrate') {
   process.exitCode = await runMigrateCli(argv.slice(1), {
     env: process.env,
     defaultDirectory: fileURLToPath(new URL('../lib/runtime/app/migrations', import.meta.url)),
@@ -105,6 +119,6 @@ if (argv[0] === 'migrate') {
   });
   // The release CLI's usage covers its own commands; the stream, flags and guard commands are listed after it.
   if (process.exitCode === 0 && (argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h'))) {
-    stdout(`\n${streamCommandsSummary}\n\n${migrateCommandsSummary}\n\n${flagsCommandsSummary}\n\n${guardCommandSummary}`);
+    stdout(`\n${sandboxCommandsSummary}\n\n${streamCommandsSummary}\n\n${migrateCommandsSummary}\n\n${flagsCommandsSummary}\n\n${guardCommandSummary}`);
   }
 }

@@ -98,7 +98,7 @@ describe.concurrent('bin/sluice.ts', () => {
     const run = await sluice('deploy', 'v1');
     expect(run.exitCode).toBe(3);
     const [message, usage] = run.stderr.split('\n\n');
-    expect(message).toBe('sluice: unknown command "deploy": use "sluice release <version>", "sluice status", "sluice stream status|replay", "sluice migrate …", "sluice flags list|set|ramp" or "sluice guard"');
+    expect(message).toBe('sluice: unknown command "deploy": use "sluice release <version>", "sluice status", "sluice stream status|replay", "sluice migrate …", "sluice flags list|set|ramp", "sluice sandbox" or "sluice guard"');
     expect(usage).toMatch(/^Usage:\n/);
     expect(run.stderr).not.toMatch(stackTraceLine);
     expect(run.stdout).toBe('');

@@ -4,14 +4,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import { type LocalEndpoints, localWorkerEnvironment } from '../../lib/runtime/sandbox/local-aws-environment.ts';
 import { projectRoot } from './run-cdk.ts';
 
-export interface LocalEndpoints {
-  readonly kinesis: string;
-  readonly dynamodb: string;
-  /** @default - none */
-  readonly sqs?: string;
-}
+export { type LocalEndpoints, localWorkerEnvironment };
 
 export interface StreamWorkerTimings {
   /** @default - the consumer's (10 s) */
@@ -43,23 +39,6 @@ export interface StreamWorkerProcess {
   readonly exited: Promise<number | null>;
   /** What it wrote to standard output and standard error. */
   output(): string;
-}
-
-/** The environment of a worker on an instance, with AWS swapped for the local stand-ins (and nothing else of AWS inherited). */
-export function localWorkerEnvironment(endpoints: LocalEndpoints, env: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
-  return {
-    ...inherited,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    AWS_ENDPOINT_URL_KINESIS: endpoints.kinesis,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-    ...(endpoints.sqs ? { AWS_ENDPOINT_URL_SQS: endpoints.sqs } : {}),
-    ...env,
-  };
 }
 
 export function spawnStreamWorker(options: StreamWorkerOptions): StreamWorkerProcess {

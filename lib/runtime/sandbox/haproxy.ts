@@ -29,6 +29,8 @@ export interface StartHaproxyOptions {
   readonly rise?: number;
   /** @default 2 */
   readonly fall?: number;
+  /** Added to HAProxy's environment (the sandbox marks its processes so). @default - none */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 export interface LocalHaproxy {
@@ -118,7 +120,7 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<LocalH
   for (let attempt = 1; ; attempt += 1) {
     const frontendPort = await freePort();
     await writeFile(configPath, haproxyConfig(options, socketPath, frontendPort));
-    const started = await launch(binary, configPath, api).catch(async (error: unknown) => {
+    const started = await launch(binary, configPath, api, options.environment).catch(async (error: unknown) => {
       await rm(directory, { recursive: true, force: true });
       throw error;
     });
@@ -146,8 +148,8 @@ interface Launched {
   readonly exited: Promise<void>;
 }
 
-async function launch(binary: string, configPath: string, api: HaproxyRuntimeApi): Promise<Launched | 'address-in-use'> {
-  const child = spawn(binary, ['-f', configPath, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function launch(binary: string, configPath: string, api: HaproxyRuntimeApi, environment: Readonly<Record<string, string>> = {}): Promise<Launched | 'address-in-use'> {
+  const child = spawn(binary, ['-f', configPath, '-db'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...environment } });
   const output = captureOutput(child);
   let exitCode: number | null | undefined;
   const exited = new Promise<void>((resolve) => {

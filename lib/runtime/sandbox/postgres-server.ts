@@ -32,6 +32,8 @@ export interface StartPostgresOptions {
   readonly settings?: Readonly<Record<string, string>>;
   /** Files to write into the data directory before the server starts (certificates, keys), mode 0600. */
   readonly files?: Readonly<Record<string, string>>;
+  /** Added to the server's environment (the sandbox marks its processes so). @default - none */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -104,7 +106,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     const port = await freePort();
     const settings = { listen_addresses: '127.0.0.1', port: String(port), unix_socket_directories: directory, fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off', max_connections: '50', ...options.settings };
     const args = ['-D', data, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
-    const child = spawn(join(bin, 'postgres'), args, { ...asOwner, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, LC_ALL: 'C' } });
+    const child = spawn(join(bin, 'postgres'), args, { ...asOwner, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, LC_ALL: 'C', ...options.environment } });
     const server = await whenReady(child, port).catch(async (error: unknown) => {
       await rm(directory, { recursive: true, force: true });
       throw error;

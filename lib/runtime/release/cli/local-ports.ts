@@ -10,13 +10,14 @@ import { LocalProcessInstaller } from '../local/local-process-installer.ts';
 import { loadLocalTargets } from '../local/local-targets.ts';
 import { NoAlarmGate } from '../local/no-alarm-gate.ts';
 import type { LocalArgs } from './parse-args.ts';
-import type { ReleasePorts } from '../ports.ts';
+import type { ReleasePorts, ReleaseStore } from '../ports.ts';
 
 /**
  * HAProxy mode: the servers of one HAProxy backend are local services; the installer restarts them
- * from `<releasesDir>/<version>/`, and the lock, journal and history live in `<stateDir>`.
+ * from `<releasesDir>/<version>/`, and the lock, journal and history live in `<stateDir>`, or in
+ * `store` when one is given (`--release-table`: the sandbox's DynamoDB table, as on a stage).
  */
-export async function localPorts(local: LocalArgs, clock: Clock): Promise<ReleasePorts & { checkArtifact(version: string): Promise<void> }> {
+export async function localPorts(local: LocalArgs, clock: Clock, store?: ReleaseStore): Promise<ReleasePorts & { checkArtifact(version: string): Promise<void> }> {
   const config = await loadLocalTargets(local.targetsFile);
   return {
     // Local round trips cost about a millisecond: polling every 10 ms keeps each wait within a
@@ -25,7 +26,7 @@ export async function localPorts(local: LocalArgs, clock: Clock): Promise<Releas
     installer: new LocalProcessInstaller({ ...config, clock, pollIntervalMs: 10 }),
     gate: new NoAlarmGate(),
     guard: new LocalInstanceGuard({ stateDir: config.stateDir }),
-    store: new FileReleaseStore({ stateDir: config.stateDir }),
+    store: store ?? new FileReleaseStore({ stateDir: config.stateDir }),
     async checkArtifact(version) {
       const directory = join(config.releasesDir, version);
       try {

@@ -96,6 +96,8 @@ HAProxy mode (local services, no AWS; all three together):
   --backend NAME             the HAProxy backend whose servers are released
   --local-targets FILE       JSON: releasesDir, stateDir, command, targets [{name, port}]
   --check-interval D         the backend's health-check inter (default: 2s, HAProxy's default)
+  --release-table NAME       keep the lock, journal and history in this DynamoDB table (the sandbox's,
+                             at $AWS_ENDPOINT_URL_DYNAMODB) instead of <stateDir>/release-state.json
 Durations: 500ms, 30s, 5m, 1h, or a number of seconds.
 
 Exit codes: 0 released; 1 failed and rolled back; 2 failed and rollback failed;
@@ -107,7 +109,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return { command: 'help', topic: rest[0] };
   if (command !== 'release' && command !== 'status') {
-    throw new BadInputError(`unknown command "${command}": use "sluice release <version>", "sluice status", "sluice stream status|replay", "sluice migrate …", "sluice flags list|set|ramp" or "sluice guard"\n\n${usage}`);
+    throw new BadInputError(`unknown command "${command}": use "sluice release <version>", "sluice status", "sluice stream status|replay", "sluice migrate …", "sluice flags list|set|ramp", "sluice sandbox" or "sluice guard"\n\n${usage}`);
   }
 
   const problems = new Problems();

@@ -204,7 +204,9 @@ function safeUser(): string {
 /** The ports a command works with: the AWS stack's, or (HAProxy mode) local services'. */
 async function portsFor(args: ReleaseArgs | StatusArgs, environment: CliEnvironment, version?: string): Promise<CommandPorts> {
   if (args.local) {
-    const local = await localPorts(args.local, environment.clock);
+    const tableName = args.overrides.releaseTableName;
+    const store = tableName === undefined ? undefined : new DynamoDbReleaseStore({ client: DynamoDBDocumentClient.from(environment.clients(args.region).dynamoDb), tableName });
+    const local = await localPorts(args.local, environment.clock, store);
     if (version !== undefined) await local.checkArtifact(version);
     return local;
   }

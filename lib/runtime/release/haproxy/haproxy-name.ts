@@ -12,6 +12,6 @@ export function isHaproxyName(name: string): boolean {
   return HAPROXY_NAME_PATTERN.test(name);
 }
 
-export function assertHaproxyName(kind: 'backend' | 'server', name: string): void {
+export function assertHaproxyName(kind: 'backend' | 'frontend' | 'server', name: string): void {
   if (!isHaproxyName(name)) throw new BadInputError(`${kind} "${name}" is not an HAProxy ${kind} name (${HAPROXY_NAME_CHARACTERS})`);
 }

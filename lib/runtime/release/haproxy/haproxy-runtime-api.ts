@@ -149,6 +149,17 @@ export class HaproxyRuntimeApi {
     return parseShowStat(output).filter((row) => row.pxname === backend);
   }
 
+  /** The FRONTEND row of `frontend`, every field by name (`req_tot`, `req_rate`, `hrsp_5xx`, …): the traffic it took. */
+  async showFrontend(frontend: string, signal?: AbortSignal): Promise<Readonly<Record<string, string>>> {
+    assertHaproxyName('frontend', frontend);
+    // `<proxy> 1 -1`: the frontend row (type 1) of that proxy only.
+    const command = `show stat ${frontend} 1 -1`;
+    const output = await this.execute(command, signal);
+    const row = output.startsWith('# ') ? parseStatFields(output).find((fields) => fields.pxname === frontend && fields.type === '0') : undefined;
+    if (row === undefined) throw this.failed(command, firstLine(output.trim()) || 'no FRONTEND row', 'HAProxy.NoSuchFrontend', `check the frontend name (HAProxy has no frontend "${frontend}")`);
+    return row;
+  }
+
   /** `show servers state <backend>`: what `show stat` leaves out, such as whether a server in maintenance has a health check. */
   async showServersState(backend: string, signal?: AbortSignal): Promise<HaproxyServerStateRow[]> {
     assertHaproxyName('backend', backend);
@@ -249,14 +260,7 @@ export class HaproxyRuntimeApi {
 
 /** Parses `show stat` CSV (a `# pxname,svname,...` header, one line per proxy or server) into the server rows. */
 export function parseShowStat(output: string): HaproxyStatRow[] {
-  const [header, ...lines] = output.split('\n');
-  const names = splitCsvLine(header.replace(/^# /, ''));
-  return lines
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const values = splitCsvLine(line);
-      return Object.fromEntries(names.map((name, index) => [name, values[index] ?? ''])) as Record<string, string>;
-    })
+  return parseStatFields(output)
     // type 2 = server (0 frontend, 1 backend, 3 listener).
     .filter((fields) => fields.type === '2')
     .map((fields) => ({
@@ -278,6 +282,18 @@ export function parseShowStat(output: string): HaproxyStatRow[] {
       addr: fields.addr ?? '',
       fields,
     }));
+}
+
+/** Every row of `show stat` output as field name → value. */
+function parseStatFields(output: string): Record<string, string>[] {
+  const [header, ...lines] = output.split('\n');
+  const names = splitCsvLine(header.replace(/^# /, ''));
+  return lines
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const values = splitCsvLine(line);
+      return Object.fromEntries(names.map((name, index) => [name, values[index] ?? ''])) as Record<string, string>;
+    });
 }
 
 /** HAProxy quotes a CSV field that holds a comma or a quote, doubling inner quotes. */
