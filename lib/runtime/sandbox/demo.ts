@@ -37,7 +37,11 @@ const REBALANCE_TIMEOUT_MS = 45_000;
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
-  const { progress } = options;
+  const elapsed = () => {
+    const seconds = Math.floor((Date.now() - started) / 1000);
+    return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
+  };
+  const progress = (line: string) => options.progress(`[${elapsed()}] ${line}`);
   const pause = (ms: number) => sleep(ms, undefined, options.signal ? { signal: options.signal } : {});
   const processed: ProcessedEvent[] = [];
   const workerIds = new Map<string, string>();
@@ -61,6 +65,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await sandbox.buildRelease(second);
     options.signal?.throwIfAborted();
     const liveIds = () => sandbox.workers().map((worker) => workerIds.get(worker.name)).filter((id): id is string => id !== undefined);
+    progress(`built; waiting for the workers to share the shards`);
     await waitForBalance(sandbox, liveIds, REBALANCE_TIMEOUT_MS);
 
     progress(`load on ${sandbox.state.url}: 20 page views, 5 jobs and 10 events a second`);
@@ -84,6 +89,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     progress(`load stopped after ${result.requests} requests; waiting for the queue and the stream to drain`);
 
     await waitFor(() => result.acceptedJobs.every((id) => sandbox.jobDeliveries().has(id)) && allProcessed(result, processed), DRAIN_TIMEOUT_MS);
+    progress('drained; waiting for the leases to spread over the live workers');
     const owners = await waitForBalance(sandbox, liveIds, REBALANCE_TIMEOUT_MS);
     const status = await sandbox.status.snapshot();
     const checks = [

@@ -155,6 +155,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       STREAM_FAILURE_QUEUE_URL: streamFailures.queueUrl,
       EXTERNAL_API_URL: jobSink.url,
       WORKER_STOP_TIMEOUT_SECONDS: String(WORKER_STOP_TIMEOUT_SECONDS),
+      // A killed worker's jobs come back within 10 s instead of a minute; the heartbeat keeps a slow job hidden.
+      WORKER_VISIBILITY_TIMEOUT_SECONDS: '10',
       ...(postgres ? { DATABASE_URL: postgres.url } : {}),
     };
     const targetsFile = await writeTargetsFile(dir, serviceVariables, options.targets ?? 3);

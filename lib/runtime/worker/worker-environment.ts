@@ -10,6 +10,11 @@ export interface WorkerSettings {
     readonly queueUrl: string;
     /** WORKER_CONCURRENCY. @default 32 */
     readonly concurrency: number;
+    /**
+     * WORKER_VISIBILITY_TIMEOUT_SECONDS: how long a received job stays hidden before the heartbeat
+     * extends it — and so how soon a crashed worker's jobs go to another. @default 60
+     */
+    readonly visibilityTimeoutSeconds: number;
   };
   /** @default - none: the stream is consumed by Lambda */
   readonly stream?: {
@@ -49,9 +54,12 @@ export function readWorkerEnvironment(env: Readonly<Record<string, string | unde
 
   const queueUrl = value('QUEUE_URL');
   let concurrency = 32;
+  let visibilityTimeoutSeconds = 60;
   if (queueUrl !== undefined) {
     problems.matches('QUEUE_URL', queueUrl, /^https?:\/\//, 'a queue URL');
     concurrency = wholeNumber('WORKER_CONCURRENCY', 32, 10_000);
+    // SQS's own limit is 12 hours.
+    visibilityTimeoutSeconds = wholeNumber('WORKER_VISIBILITY_TIMEOUT_SECONDS', 60, 12 * 3600, ' seconds');
   }
 
   const streamName = value('STREAM_NAME');
@@ -64,7 +72,7 @@ export function readWorkerEnvironment(env: Readonly<Record<string, string | unde
   problems.throwIfAny((list) => new InvalidWorkerEnvironmentError(list));
 
   return {
-    ...(queueUrl !== undefined ? { queue: { queueUrl, concurrency } } : {}),
+    ...(queueUrl !== undefined ? { queue: { queueUrl, concurrency, visibilityTimeoutSeconds } } : {}),
     ...(streamName !== undefined && checkpointTableName !== undefined
       ? { stream: { streamName, checkpointTableName, ...(failureQueueUrl !== undefined ? { failureQueueUrl } : {}) } }
       : {}),

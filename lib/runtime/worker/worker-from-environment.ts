@@ -92,6 +92,7 @@ function createServices<Body>(
   const sqs = needsSqs ? new SQSClient({}) : undefined;
   if (settings.queue) {
     const processor = new QueueProcessor<Body>({
+      visibilityTimeoutSeconds: settings.queue.visibilityTimeoutSeconds,
       ...options.queueOptions,
       sqs: sqs!,
       queueUrl: settings.queue.queueUrl,

@@ -7,7 +7,7 @@ const failureQueueUrl = 'https://sqs.eu-west-1.amazonaws.com/123456789012/sluice
 describe('readWorkerEnvironment', () => {
   it('runs the queue and the stream from the stack\'s variables, stopping 5 s inside systemd\'s stop timeout', () => {
     expect(readWorkerEnvironment({ QUEUE_URL: queueUrl, STREAM_NAME: 'events', CHECKPOINT_TABLE_NAME: 'checkpoints', STREAM_FAILURE_QUEUE_URL: failureQueueUrl, WORKER_STOP_TIMEOUT_SECONDS: '90' })).toEqual({
-      queue: { queueUrl, concurrency: 32 },
+      queue: { queueUrl, concurrency: 32, visibilityTimeoutSeconds: 60 },
       stream: { streamName: 'events', checkpointTableName: 'checkpoints', failureQueueUrl },
       stopDeadlineMs: 85_000,
     });
@@ -22,6 +22,11 @@ describe('readWorkerEnvironment', () => {
     const settings = readWorkerEnvironment({ STREAM_NAME: 'events', CHECKPOINT_TABLE_NAME: 'checkpoints' });
     expect(settings.queue).toBeUndefined();
     expect(settings.stream).toEqual({ streamName: 'events', checkpointTableName: 'checkpoints' });
+  });
+
+  it('hides a received job for WORKER_VISIBILITY_TIMEOUT_SECONDS (a crashed worker\'s jobs return that soon), within SQS\'s 12 hours', () => {
+    expect(readWorkerEnvironment({ QUEUE_URL: queueUrl, WORKER_VISIBILITY_TIMEOUT_SECONDS: '10' }).queue).toEqual({ queueUrl, concurrency: 32, visibilityTimeoutSeconds: 10 });
+    expect(() => readWorkerEnvironment({ QUEUE_URL: queueUrl, WORKER_VISIBILITY_TIMEOUT_SECONDS: '43201' })).toThrow('WORKER_VISIBILITY_TIMEOUT_SECONDS must be a whole number between 1 and 43200 seconds (given "43201")');
   });
 
   it('lists every problem at once', () => {
