@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCdk } from '../helpers/run-cdk.ts';
+import { type CdkRun, runCdk } from '../helpers/run-cdk.ts';
 
 // These run the real `cdk synth` on bin/app.ts, offline, as a user or CI does.
 describe('cdk synth (bin/app.ts)', () => {
@@ -17,8 +17,17 @@ describe('cdk synth (bin/app.ts)', () => {
     expect(Object.keys(manifest.artifacts)).not.toContain('sluice-ci');
   });
 
+  // One synth carries the CI-stack test and the account-and-region test: their flags are
+  // independent (the CI stack only adds a stack; the environment only sets where both go), and a
+  // full synth with its policy checks costs ~20 s of CPU.
+  let ciStackInAccountRun: Promise<CdkRun> | undefined;
+  const ciStackInAccount = () => ciStackInAccountRun ??= runCdk(
+    ['synth', '--quiet', '-c', 'githubRepository=octo-org/octo-repo', '-c', 'amiId=ami-0123456789abcdef0'],
+    { CDK_DEPLOY_ACCOUNT: '123456789012', CDK_DEPLOY_REGION: 'eu-west-1' },
+  );
+
   it('adds the CI stack with -c githubRepository=owner/name, with the AWS Solutions checks passing', async () => {
-    const run = await runCdk(['synth', '--quiet', '-c', 'githubRepository=octo-org/octo-repo']);
+    const run = await ciStackInAccount();
     expect(run.stderr).not.toMatch(/ERROR/);
     expect(run.exitCode).toBe(0);
     const template = JSON.parse(readFileSync(join(run.outdir, 'sluice-ci.template.json'), 'utf8'));
@@ -32,19 +41,19 @@ describe('cdk synth (bin/app.ts)', () => {
     expect(readFileSync(join(run.outdir, 'sluice-dev.template.json'), 'utf8')).toContain('"sluice:stage"');
   });
 
+  it('targets the account and region from the environment when given, still offline with the AMI pinned (or recorded in cdk.context.json)', async () => {
+    const run = await ciStackInAccount();
+    expect(run.exitCode).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8'));
+    expect(manifest.artifacts['sluice-dev'].environment).toBe('aws://123456789012/eu-west-1');
+  });
+
   it('synthesizes prod with -c stage=prod', async () => {
     const run = await runCdk(['synth', '--quiet', '-c', 'stage=prod']);
     expect(run.exitCode).toBe(0);
     const template = JSON.parse(readFileSync(join(run.outdir, 'sluice-prod.template.json'), 'utf8'));
     const tables = Object.values(template.Resources as Record<string, { Type: string; DeletionPolicy?: string }>).filter((resource) => resource.Type === 'AWS::DynamoDB::Table');
     expect(tables.map((table) => table.DeletionPolicy)).toEqual(['Retain', 'Retain']);
-  });
-
-  it('targets the account and region from the environment when given, still offline with the AMI pinned (or recorded in cdk.context.json)', async () => {
-    const run = await runCdk(['synth', '--quiet', '-c', 'amiId=ami-0123456789abcdef0'], { CDK_DEPLOY_ACCOUNT: '123456789012', CDK_DEPLOY_REGION: 'eu-west-1' });
-    expect(run.exitCode).toBe(0);
-    const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8'));
-    expect(manifest.artifacts['sluice-dev'].environment).toBe('aws://123456789012/eu-west-1');
   });
 
   it('with --no-lookups (CI), refuses to pick an AMI for an account and region that has none recorded, naming the key to record', async () => {
