@@ -2,17 +2,21 @@
 // right after) its standard output holds embedded metric format documents, Service queue-lambda or
 // stream-lambda, Stage from SLUICE_STAGE, whose counts are what the invocation did.
 import type { Context, KinesisStreamRecord, SQSRecord } from 'aws-lambda';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dataPoints, dimensionSetsOf, emfDocuments, samplesOf, sumOf } from '../helpers/emf.ts';
 
 type Handlers = [typeof import('../../lambda/queue-consumer.ts'), typeof import('../../lambda/stream-consumer.ts')];
 let handlers: Handlers;
 beforeAll(async () => {
   // The function's environment, as the stack sets it, read when the module loads (the cold start).
+  // A fresh module graph: another file in this worker (isolate: false) may have loaded the handlers.
+  vi.resetModules();
   vi.stubEnv('SLUICE_STAGE', 'prod');
   handlers = await Promise.all([import('../../lambda/queue-consumer.ts'), import('../../lambda/stream-consumer.ts')]);
   vi.unstubAllEnvs();
 });
+// Files after this one in the worker load the handlers without the prod stage.
+afterAll(() => vi.resetModules());
 afterEach(() => vi.restoreAllMocks());
 
 function captureStdout(): () => string[] {
