@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // The real `cdk synth` CLI runs: the longest file (~100 s), and nothing to gain from a shared worker.
@@ -9,9 +10,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // vitest's default is one worker fewer than the CPUs: one on a 2-core machine, so the suite ran
-    // one file at a time while most files wait on child processes, sockets and timers.
-    maxWorkers: 2,
+    // vitest's default is one worker fewer than the CPUs: one on a 2-core machine, where the suite
+    // then ran one file at a time while most files wait on child processes, sockets and timers.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     // The pinned AWS SDK runs on Node.js 20; its notice about future releases needing 22 is noise here.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     projects: [
