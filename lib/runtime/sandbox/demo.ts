@@ -14,7 +14,7 @@ import { type DemoLoadResult, startDemoLoad } from './demo-load.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from './sandbox.ts';
 import { sandboxReleaseArgs, sandboxReleaseEnvironment } from './sandbox-guide.ts';
 
-export interface DemoOptions extends Pick<SandboxOptions, 'projectRoot' | 'dir' | 'statusPage'> {
+export interface DemoOptions extends Pick<SandboxOptions, 'projectRoot' | 'dir' | 'statusPage' | 'database' | 'locateHaproxy'> {
   /** One line per step and per line of the releases' output. */
   readonly progress: (line: string) => void;
   /** Called once the sandbox is up, before any load (to print its guide, or to point a browser at it). */
@@ -49,6 +49,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     projectRoot: options.projectRoot,
     dir: options.dir,
     progress,
+    ...(options.database !== undefined ? { database: options.database } : {}),
+    ...(options.locateHaproxy ? { locateHaproxy: options.locateHaproxy } : {}),
     ...(options.statusPage ? { statusPage: options.statusPage } : {}),
     onWorkerLine: (line, worker) => {
       if (typeof line.workerId === 'string') workerIds.set(worker, line.workerId);

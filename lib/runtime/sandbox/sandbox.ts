@@ -62,6 +62,10 @@ export interface SandboxOptions {
   readonly progress?: (line: string) => void;
   /** Every JSON line a worker writes (the demo counts the events it processed). */
   readonly onWorkerLine?: (line: Readonly<Record<string, unknown>>, worker: string) => void;
+  /** false: no PostgreSQL even when it is installed (the app runs without a database). @default true */
+  readonly database?: boolean;
+  /** Where HAProxy is. @default haproxyBinary(): on PATH, or where Debian puts it */
+  readonly locateHaproxy?: () => string | undefined;
   /** Serves the status page for `source`; the sandbox prints its URL and stops it first. @default - no page */
   readonly statusPage?: (source: SandboxStatusSource) => Promise<{ readonly url: string; stop(): Promise<void> }>;
 }
@@ -95,7 +99,7 @@ const STAGE = 'sandbox';
 
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const progress = options.progress ?? (() => undefined);
-  if (haproxyBinary() === undefined) {
+  if ((options.locateHaproxy ?? haproxyBinary)() === undefined) {
     throw new SandboxPrerequisiteError('HAProxy is not installed, and the sandbox runs the load balancer with it: install it (sudo apt-get install -y haproxy), then run npx sluice sandbox again');
   }
   await clearLeftovers(options.dir, progress);
@@ -138,7 +142,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     progress(`SQS ${sqs.endpoint} (queue and dead-letter queue), Kinesis ${kinesis.endpoint} (${options.shards ?? 4} shards), DynamoDB ${dynamodb.endpoint} (checkpoint and release tables)`);
 
     const mark = { [SANDBOX_MARK_VARIABLE]: dir };
-    const postgres = await startDatabase(options.projectRoot, mark, progress);
+    const postgres = options.database === false ? undefined : await startDatabase(options.projectRoot, mark, progress);
+    if (options.database === false) progress('no database (--no-database): the app runs without one, and no migrations are applied');
     if (postgres) cleanups.push({ what: 'PostgreSQL', run: () => postgres.stop() });
     const jobSink = await startJobSink();
     cleanups.push({ what: 'the external API', run: () => jobSink.stop() });

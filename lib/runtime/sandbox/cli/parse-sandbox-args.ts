@@ -6,7 +6,7 @@ import { Problems } from '../../problems.ts';
 import { RELEASE_VERSION_PATTERN } from '../../release/release-version.ts';
 
 export type SandboxArgs =
-  | { readonly command: 'start'; readonly dir?: string; readonly demo: boolean; readonly statusPage: boolean }
+  | { readonly command: 'start'; readonly dir?: string; readonly demo: boolean; readonly statusPage: boolean; readonly database: boolean }
   | { readonly command: 'status'; readonly dir?: string; readonly json: boolean }
   | { readonly command: 'package'; readonly dir?: string; readonly version: string }
   | { readonly command: 'help' };
@@ -26,6 +26,7 @@ export const sandboxUsage = `Usage:
 Options:
   --dir DIR            the sandbox's directory (default: $TMPDIR/sluice-sandbox-<uid>)
   --no-status-page     (start) do not serve the status page
+  --no-database        (start) no PostgreSQL even when it is installed: the app runs without a database
   --json               (status) the status as one JSON object
 
 Needs HAProxy (sudo apt-get install -y haproxy); uses PostgreSQL when installed (postgresql).
@@ -51,6 +52,7 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
         dir: { type: 'string' },
         demo: { type: 'boolean' },
         'no-status-page': { type: 'boolean' },
+        'no-database': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     });
@@ -66,12 +68,13 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
   const only = (flag: string, given: boolean | undefined, commands: string) => problems.check(!given, `${flag} applies to ${commands} only (given with ${command === 'start' ? 'sluice sandbox' : `sluice sandbox ${command}`})`);
   let args: SandboxArgs | undefined;
   if (command === 'start') {
-    args = { command, ...(dir ? { dir } : {}), demo: values.demo ?? false, statusPage: !(values['no-status-page'] ?? false) };
+    args = { command, ...(dir ? { dir } : {}), demo: values.demo ?? false, statusPage: !(values['no-status-page'] ?? false), database: !(values['no-database'] ?? false) };
     only('--json', values.json, 'sluice sandbox status');
   } else if (command === 'status') {
     problems.check(rest.length === 0, `sluice sandbox status takes no arguments (given ${rest.join(' ')})`);
     only('--demo', values.demo, 'starting the sandbox');
     only('--no-status-page', values['no-status-page'], 'starting the sandbox');
+    only('--no-database', values['no-database'], 'starting the sandbox');
     args = { command, ...(dir ? { dir } : {}), json: values.json ?? false };
   } else if (command === 'package') {
     const [version, ...extra] = rest;
@@ -80,6 +83,8 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
     problems.check(extra.length === 0, `sluice sandbox package takes one version (given also ${extra.join(' ')})`);
     only('--demo', values.demo, 'starting the sandbox');
     only('--json', values.json, 'sluice sandbox status');
+    only('--no-status-page', values['no-status-page'], 'starting the sandbox');
+    only('--no-database', values['no-database'], 'starting the sandbox');
     args = { command, ...(dir ? { dir } : {}), version: version ?? '' };
   } else {
     problems.add(`unknown sandbox command "${command}": use sluice sandbox, sluice sandbox --demo, sluice sandbox status or sluice sandbox package <version>`);
