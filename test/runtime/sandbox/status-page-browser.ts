@@ -72,7 +72,7 @@ export interface DrawnTimelineEntry {
 export interface ReleaseAsDrawn {
   readonly targetsBefore: readonly DrawnTarget[];
   readonly targetsAfter: readonly DrawnTarget[];
-  /** The number of timeline entries each time the page showed a different number, in order. */
+  /** The number of timeline entries each time the page showed a different number, in order (a previous release's first, if the sandbox had one). */
   readonly timelineLengths: readonly number[];
   readonly timeline: readonly DrawnTimelineEntry[];
   readonly releaseState: string | undefined;
@@ -101,19 +101,19 @@ export interface FollowReleaseOptions {
  */
 export async function expectStatusPageFollowsRelease(options: FollowReleaseOptions): Promise<ReleaseAsDrawn> {
   const { page, source, release, targets = 3, refreshIntervalMs = 100, timeoutMs = 30_000 } = options;
-  const statusPage = await startStatusPage({ source, refreshIntervalMs });
+  const statusPage = await openStatusPage(page, source, refreshIntervalMs);
   try {
-    await page.goto(statusPage.url);
-    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
     await expect.poll(() => page.locator('#targets tbody tr[data-target]').count(), { timeout: 10_000 }).toBe(targets);
     const targetsBefore = await drawnTargets(page);
 
     const timelineLengths = [await timelineLength(page)];
     const releasing = release();
     let over = false;
-    void releasing.finally(() => {
+    // Its failure is reported by the `await releasing` below, not as an unhandled rejection here.
+    const markOver = () => {
       over = true;
-    });
+    };
+    releasing.then(markOver, markOver);
     const deadline = Date.now() + timeoutMs;
     // Each wait ends when the page draws a different number of entries, or the release is over and
     // the page says so: each length the page showed is recorded once, in order.
@@ -135,19 +135,42 @@ export async function expectStatusPageFollowsRelease(options: FollowReleaseOptio
     const result: ReleaseAsDrawn = { targetsBefore, targetsAfter: await drawnTargets(page), timelineLengths, timeline, releaseState: await releaseStateShown(page), releaseSummary: (await page.locator('#release-summary').textContent()) ?? '' };
 
     expect(targetsBefore).toHaveLength(targets);
+    // A sandbox that released before shows that release's timeline until this one replaces it: the
+    // page's timeline for this release begins where its length last dropped.
+    const lastDrop = timelineLengths.findLastIndex((length, index) => index > 0 && length < timelineLengths[index - 1]!);
+    const thisRelease = timelineLengths.slice(Math.max(0, lastDrop));
     // Moving: the page showed the release in at least two states between its start and its end.
-    expect(timelineLengths.filter((length) => length > 0 && length < expectedTimeline.length).length, `timeline lengths seen: ${timelineLengths.join(', ')}`).toBeGreaterThanOrEqual(2);
-    expect(timelineLengths).toEqual([...timelineLengths].sort((a, b) => a - b));
+    expect(thisRelease.filter((length) => length > 0 && length < expectedTimeline.length).length, `timeline lengths seen: ${timelineLengths.join(', ')}`).toBeGreaterThanOrEqual(2);
+    expect(thisRelease).toEqual([...thisRelease].sort((a, b) => a - b));
     // Newest last, and every entry of the journal drawn in the journal's order.
     expect(timeline.map(({ datetime }) => Date.parse(datetime))).toEqual(expectedTimeline.map(({ at }) => at));
     expect(timeline.map(({ event, target }) => [event, target])).toEqual(expectedTimeline.map(({ event, target }) => [event, target]));
     expect(result.releaseState).toBe(expected.release?.state);
     return result;
   } finally {
-    // Leave first: a poll after the server stopped would fail into whatever the page does next.
+    await statusPage.close();
+  }
+}
+
+/**
+ * Serves `source` on a status page and opens it in `page`, resolving once the page shows live data.
+ * close() leaves the page before the server stops: a poll after that would fail into whatever the
+ * page does next.
+ */
+export async function openStatusPage(page: Page, source: SandboxStatusSource, refreshIntervalMs = 100): Promise<{ readonly url: string; close(): Promise<void> }> {
+  const statusPage = await startStatusPage({ source, refreshIntervalMs });
+  const close = async () => {
     await page.goto('about:blank');
     await statusPage.stop();
+  };
+  try {
+    await page.goto(statusPage.url);
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
+  } catch (error) {
+    await close();
+    throw error;
   }
+  return { url: statusPage.url, close };
 }
 
 export function drawnTargets(page: Page): Promise<DrawnTarget[]> {

@@ -4,8 +4,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SandboxStatus, SandboxStatusSource } from '../../../lib/runtime/sandbox/sandbox-status.ts';
-import { startStatusPage } from '../../../lib/runtime/sandbox/status-page.ts';
-import { drawnTargets, expectStatusPageFollowsRelease, launchChromium, requireChromium } from './status-page-browser.ts';
+import { drawnTargets, expectStatusPageFollowsRelease, launchChromium, openStatusPage, requireChromium } from './status-page-browser.ts';
 import { rollingReleaseSnapshots, ScriptedSandbox } from './status-page-release-script.ts';
 
 const targets = [
@@ -75,11 +74,8 @@ describe.skipIf(!requireChromium())('the status page in chromium', () => {
 
   it('draws every figure, and what processes report as text, never as HTML', async () => {
     const source = new ControlledSource(hostileSnapshot);
-    const statusPage = await startStatusPage({ source, refreshIntervalMs: 100 });
+    const statusPage = await openStatusPage(page, source);
     try {
-      await page.goto(statusPage.url);
-      await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
-
       expect(await drawnTargets(page)).toEqual([
         { name: 'app1', version: '<img src=x onerror="document.title=\'pwned\'">', state: 'serving' },
         { name: 'app2<script>document.title="pwned"</script>', version: 'v2', state: 'draining' },
@@ -112,18 +108,14 @@ describe.skipIf(!requireChromium())('the status page in chromium', () => {
       expect(await page.title()).toBe('sluice sandbox');
       expect(pageErrors).toEqual([]);
     } finally {
-      await leave(page);
-      await statusPage.stop();
+      await statusPage.close();
     }
   });
 
   it('says when the sandbox stops answering, keeps the last figures, and recovers', async () => {
     const source = new ControlledSource(hostileSnapshot);
-    const statusPage = await startStatusPage({ source, refreshIntervalMs: 100 });
+    const statusPage = await openStatusPage(page, source);
     try {
-      await page.goto(statusPage.url);
-      await page.locator('#connection[data-state="live"]').waitFor({ timeout: 10_000 });
-
       const connection = page.locator('#connection');
       source.failure = new Error('HAProxy runtime API: connection refused');
       await expect.poll(() => connection.getAttribute('data-state')).toBe('stale');
@@ -137,16 +129,10 @@ describe.skipIf(!requireChromium())('the status page in chromium', () => {
       // The failed polls were answered 503, which the browser logs; nothing else went wrong.
       expect(pageErrors.filter((message) => !message.includes('503'))).toEqual([]);
     } finally {
-      await leave(page);
-      await statusPage.stop();
+      await statusPage.close();
     }
   });
 });
-
-/** Away from a status page before its server stops, so its next poll cannot fail into the next test. */
-async function leave(page: Page): Promise<void> {
-  await page.goto('about:blank');
-}
 
 class ControlledSource implements SandboxStatusSource {
   failure: Error | undefined;

@@ -6,21 +6,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SandboxStatus, SandboxStatusSource } from '../../../lib/runtime/sandbox/sandbox-status.ts';
 import { type StatusPage, startStatusPage } from '../../../lib/runtime/sandbox/status-page.ts';
+import { rollingReleaseSnapshots } from './status-page-release-script.ts';
 
-const status: SandboxStatus = {
-  at: Date.parse('2025-06-02T10:00:00.000Z'),
-  url: 'http://127.0.0.1:18080/',
-  targets: [
-    { name: 'app1', port: 18081, version: 'v1', state: 'serving' },
-    { name: 'app2', port: 18082, version: 'v2', state: 'starting' },
-    { name: 'app3', port: 18083, state: 'stopped' },
-  ],
-  requestsPerSecond: 41.5,
-  errorsPerSecond: 0,
-  queue: { depth: 4, inFlight: 2, deadLetterDepth: 0 },
-  stream: { shards: [{ shardId: 'shardId-000000000000', leaseOwner: 'worker-1', checkpoint: '49600', lagRecords: 3 }] },
-  release: { fromVersion: 'v1', toVersion: 'v2', state: 'running', timeline: [{ at: Date.parse('2025-06-02T09:59:58.000Z'), event: 'release_started', version: 'v2' }] },
-};
+/** A sandbox in the middle of a release (app1 on v2, app2 on its way), from the scripted release. */
+const status: SandboxStatus = rollingReleaseSnapshots({
+  targets: [{ name: 'app1', port: 18081 }, { name: 'app2', port: 18082 }, { name: 'app3', port: 18083 }],
+  fromVersion: 'v1',
+  toVersion: 'v2',
+  startAt: Date.parse('2025-06-02T10:00:00.000Z'),
+  stepMs: 400,
+  entriesPerSnapshot: 2,
+})[8]!;
 
 /** Answers after `delayMs`, counting calls; fails with `failure` when set. */
 class SlowSource implements SandboxStatusSource {
