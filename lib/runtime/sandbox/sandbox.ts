@@ -203,7 +203,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     };
     const workerStates = () => [...workers.values()].map((worker) => ({ name: worker.name, pid: worker.pid, log: join(paths.logs, `${worker.name}.log`) }));
     let state: SandboxState = { ...baseState, workers: workerStates() };
-    const status = liveSandboxStatus(state);
+    const status = liveSandboxStatus(state, { watchReleaseEveryMs: 200 });
     cleanups.push({ what: 'the status reader', run: async () => status.close() });
     if (options.statusPage) {
       const page = await options.statusPage(status);

@@ -1,6 +1,7 @@
 // `npx sluice sandbox` as a person runs it: the real executable in a terminal-less child process,
 // the printed curl and release commands used as printed, `sluice sandbox status` and `package` from
-// another process, and Ctrl-C (SIGINT) at the end, after which nothing may be left.
+// another process, the status page in chromium while the printed release runs, and Ctrl-C (SIGINT)
+// at the end, after which nothing may be left.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -10,10 +11,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { sandboxProcesses } from '../../../lib/runtime/sandbox/leftovers.ts';
+import type { SandboxState } from '../../../lib/runtime/sandbox/sandbox-state.ts';
 import type { SandboxStatus } from '../../../lib/runtime/sandbox/sandbox-status.ts';
+import { liveSandboxStatus } from '../../../lib/runtime/sandbox/sandbox-status-source.ts';
 import { requireHaproxy } from '../../helpers/haproxy.ts';
 import { projectRoot } from '../../helpers/run-cdk.ts';
 import { environmentWithoutAws, runSluice, startSluice } from '../../helpers/sluice-process.ts';
+import { drawnTargets, expectStatusPageFollowsRelease, launchChromium, requireChromium } from './status-page-browser.ts';
 
 /** The printed `curl -s -X POST <url> -H '<header>' -d '<body>'`, sent as curl would send it. */
 function sendPrintedCurl(line: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -67,10 +71,11 @@ function refusesConnections(url: string): Promise<boolean> {
   });
 }
 
-describe.skipIf(!requireHaproxy())('npx sluice sandbox', () => {
-  it('starts everything on loopback, says how to use it, reports its status, takes a release with the printed command, and leaves nothing after Ctrl-C', async () => {
+describe.skipIf(!requireHaproxy() || !requireChromium())('npx sluice sandbox', () => {
+  it('starts everything on loopback, says how to use it, reports its status, takes a release with the printed command while its page follows it, and leaves nothing after Ctrl-C', async () => {
     const dir = join(await mkdtemp(join(tmpdir(), 'sluice-sandbox-test-')), 'sandbox');
-    const sandbox = startSluice(['sandbox', '--dir', dir, '--no-status-page']);
+    const sandbox = startSluice(['sandbox', '--dir', dir]);
+    const browser = await launchChromium();
     try {
       const guide = await sandbox.waitForOutput('Ctrl-C stops everything', 90_000);
       const lines = guide.split('\n');
@@ -78,6 +83,8 @@ describe.skipIf(!requireHaproxy())('npx sluice sandbox', () => {
       expect(url, guide).toBeDefined();
       expect(guide).toMatch(/^ {2}workers +worker1, worker2 \(queue processor and stream consumer\)/m);
       expect(guide).toMatch(/^ {2}database +postgres:\/\/postgres@127\.0\.0\.1:\d+\/sluice$/m);
+      const pageUrl = /^ {2}status +(http:\/\/127\.0\.0\.1:\d+\/) +the status page$/m.exec(guide)?.[1];
+      expect(pageUrl, guide).toBeDefined();
       expect(guide).toMatch(/PostgreSQL postgres:\/\/\S+: 2 migrations applied \(0000_baseline\.sql, 0001_processed_jobs\.sql\)/);
 
       // The two printed curl commands, as printed: a job the worker processes, an event it consumes.
@@ -109,9 +116,34 @@ describe.skipIf(!requireHaproxy())('npx sluice sandbox', () => {
       expect(command, packaged.stdout).toMatch(/^AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_ENDPOINT_URL_DYNAMODB=http:\/\/127\.0\.0\.1:\d+ npx sluice release v2 --haproxy-socket \S+ --backend app --local-targets \S+ --release-table sluice-sandbox-releases --check-interval 100ms$/);
       // The guide's command for v2 is this very command.
       expect(lines.map((line) => line.trim())).toContain(command);
-      const released = await new Promise<{ code: number; output: string }>((resolve) => {
-        execFile('bash', ['-c', command!], { cwd: projectRoot, env: environmentWithoutAws(), timeout: 120_000 }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? -1) : 0, output: stdout + stderr }));
-      });
+      // The page the sandbox serves shows its three targets; the page code, fed by the sandbox's own
+      // status reader, follows the release step by step.
+      const page = await browser.newPage();
+      await page.goto(pageUrl!);
+      await expect.poll(async () => (await drawnTargets(page)).map(({ name, version }) => `${name} ${version}`), { timeout: 15_000 }).toEqual(['app1 v1', 'app2 v1', 'app3 v1']);
+      const state = JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as SandboxState;
+      const source = liveSandboxStatus(state, { watchReleaseEveryMs: 50 });
+      let released = { code: -1, output: '' };
+      try {
+        const drawn = await expectStatusPageFollowsRelease({
+          page,
+          source,
+          timeoutMs: 60_000,
+          release: async () => {
+            released = await new Promise<{ code: number; output: string }>((resolve) => {
+              execFile('bash', ['-c', command!], { cwd: projectRoot, env: environmentWithoutAws(), timeout: 120_000 }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? -1) : 0, output: stdout + stderr }));
+            });
+          },
+        });
+        expect(drawn.targetsAfter.map(({ version }) => version)).toEqual(['v2', 'v2', 'v2']);
+        expect(drawn.releaseSummary).toMatch(/v2 · finished/);
+        // Each target's steps in turn (the last target's final step may close with the journal, unseen), then the end.
+        expect(drawn.timeline.filter(({ event }) => event === 'target_done').map(({ target }) => target).slice(0, 2)).toEqual(['app1', 'app2']);
+        expect(drawn.timeline.filter(({ event }) => event === 'target_installing').map(({ target }) => target)).toEqual(['app1', 'app2', 'app3']);
+        expect(drawn.timeline.at(-1)!.event).toBe('release_finished');
+      } finally {
+        source.close();
+      }
       expect(released.output).toContain('released v2 to 3 target(s)');
       expect(released.code).toBe(0);
 
@@ -128,6 +160,7 @@ describe.skipIf(!requireHaproxy())('npx sluice sandbox', () => {
       expect(sandboxProcesses(dir)).toEqual([]);
       expect(await refusesConnections(url!)).toBe(true);
     } finally {
+      await browser.close();
       sandbox.child.kill('SIGKILL');
     }
   }, 240_000);
