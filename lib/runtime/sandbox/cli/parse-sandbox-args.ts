@@ -1,7 +1,6 @@
 // The command line of `sluice sandbox [--demo] | status | package <version>`: node:util parseArgs,
 // every problem at once, the usage after a syntax error.
-import { parseArgs } from 'node:util';
-import { problemsMessage } from '../../command-line.ts';
+import { parseFlags, problemsMessage } from '../../command-line.ts';
 import { Problems } from '../../problems.ts';
 import { RELEASE_VERSION_PATTERN } from '../../release/release-version.ts';
 
@@ -39,27 +38,18 @@ export class SandboxInputError extends Error {
   }
 }
 
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  dir: { type: 'string' },
+  demo: { type: 'boolean' },
+  'no-status-page': { type: 'boolean' },
+  'no-database': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
 /** Reads `sluice sandbox …` (argv without "sandbox"). */
 export function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        dir: { type: 'string' },
-        demo: { type: 'boolean' },
-        'no-status-page': { type: 'boolean' },
-        'no-database': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    });
-  } catch (error) {
-    throw new SandboxInputError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${sandboxUsage}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(argv, OPTIONS, sandboxUsage, (message) => new SandboxInputError(message));
   if (values.help || positionals[0] === 'help') return { command: 'help' };
   const problems = new Problems();
   const [command = 'start', ...rest] = positionals;
