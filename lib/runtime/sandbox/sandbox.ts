@@ -9,7 +9,9 @@
 // them exactly as it releases local services anywhere, with the lock and journal in the sandbox's
 // DynamoDB release table as on a stage. Their environment comes from `<dir>/service-env.json` through
 // `<dir>/launch.mjs`, so a release run from any shell starts them pointed at the sandbox (and at
-// nothing of AWS). The workers are the sandbox's own children, on the first version.
+// nothing of AWS). The workers are the sandbox's own children: once a release has put a new version
+// on every target and finished, the sandbox restarts them on it, one at a time and gracefully, as
+// each instance's install restarts its worker.
 //
 // stop() takes everything down in the reverse order it came up, and removes the directory; a start
 // that fails halfway stops what it had started. A sandbox killed outright leaves its state file, and
@@ -17,10 +19,13 @@
 
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { systemClock } from '../clock.ts';
 import { MigrationRunner } from '../migrations/migration-runner.ts';
+import { DynamoDbReleaseStore } from '../release/aws/dynamodb-release-store.ts';
 import { LocalProcessInstaller, stopAll } from '../release/local/local-process-installer.ts';
+import { readFileIfExists } from '../release/local/state-files.ts';
 import { loadLocalTargets, type LocalTargetsConfig } from '../release/local/local-targets.ts';
 import { startDynalite } from './dynalite.ts';
 import { freePorts } from './free-port.ts';
@@ -79,6 +84,10 @@ export interface Sandbox {
   readonly status: LiveSandboxStatus;
   /** The running workers, by name. */
   workers(): readonly SandboxWorker[];
+  /** The version the workers run: the first, until a release has put another on every target. */
+  workersVersion(): string;
+  /** Resolves once the workers run `version` (after a release of it) and no change to them is under way. */
+  workersOn(version: string, timeoutMs: number): Promise<void>;
   /** SIGKILLs a worker, as a crash would. */
   killWorker(name: string): Promise<void>;
   /** Starts a worker again under its name (after killWorker, or after it exited). */
@@ -89,6 +98,8 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/** How often the sandbox looks whether a release put a new version on every target. */
+const WORKER_FOLLOW_INTERVAL_MS = 1_000;
 /** The service's stop budget (systemd's TimeoutStopSec on an instance) is 30 s; the sandbox's services idle fast. */
 const WEB_STOP_TIMEOUT_MS = 30_000;
 const WEB_START_TIMEOUT_MS = 20_000;
@@ -180,11 +191,24 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     const workerEnvironment = localWorkerEnvironment(endpoints, { ...serviceVariables, ...mark });
     const workers = new Map<string, SandboxWorker>();
+    let workersVersion = version;
     const launchWorker = (name: string) => {
-      workers.set(name, startSandboxWorker({ name, releaseDir: join(paths.releases, version), env: workerEnvironment, logFile: join(paths.logs, `${name}.log`), ...(options.onWorkerLine ? { onLine: options.onWorkerLine } : {}) }));
+      workers.set(name, startSandboxWorker({ name, releaseDir: join(paths.releases, workersVersion), env: workerEnvironment, logFile: join(paths.logs, `${name}.log`), ...(options.onWorkerLine ? { onLine: options.onWorkerLine } : {}) }));
+    };
+    // One change to the workers at a time: a kill, a restart, or following a release.
+    let workerChanges: Promise<void> = Promise.resolve();
+    const serially = (change: () => Promise<void>): Promise<void> => {
+      const next = workerChanges.then(change);
+      workerChanges = next.catch(() => undefined);
+      return next;
+    };
+    const restart = async (name: string) => {
+      await workers.get(name)!.stop((WORKER_STOP_TIMEOUT_SECONDS + 5) * 1000);
+      launchWorker(name);
+      await rewriteState();
     };
     for (let index = 1; index <= (options.workers ?? 2); index += 1) launchWorker(`worker${index}`);
-    cleanups.push({ what: 'the workers', run: async () => void (await Promise.all([...workers.values()].map((worker) => worker.stop((WORKER_STOP_TIMEOUT_SECONDS + 5) * 1000)))) });
+    cleanups.push({ what: 'the workers', run: () => serially(async () => void (await Promise.all([...workers.values()].map((worker) => worker.stop((WORKER_STOP_TIMEOUT_SECONDS + 5) * 1000))))) });
 
     const baseState = {
       pid: process.pid,
@@ -211,10 +235,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       state = { ...state, statusPageUrl: page.url };
     }
     await writeSandboxState(state);
-    const rewriteState = async () => {
+    async function rewriteState() {
       state = { ...state, workers: workerStates() };
       await writeSandboxState(state);
-    };
+    }
+    const releases = new DynamoDbReleaseStore({ client: dynamodb.documentClient, tableName: releaseTableName });
+    const follower = setInterval(() => {
+      void serially(async () => {
+        const released = await releasedVersion(targets, releases).catch(() => undefined);
+        if (released === undefined || released === workersVersion || stopping) return;
+        progress(`${released} is on every target and its release is over: restarting the workers on it, one at a time`);
+        workersVersion = released;
+        for (const name of [...workers.keys()]) await restart(name);
+      });
+    }, WORKER_FOLLOW_INTERVAL_MS).unref();
+    cleanups.push({ what: 'following releases', run: async () => clearInterval(follower) });
 
     let stopping: Promise<void> | undefined;
     return {
@@ -225,17 +260,22 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       jobDeliveries: () => jobSink.deliveries(),
       status,
       workers: () => [...workers.values()],
-      async killWorker(name) {
-        const worker = workers.get(name);
-        if (!worker) throw new Error(`no worker named ${name} (the sandbox runs ${[...workers.keys()].join(', ')})`);
-        await worker.kill();
+      workersVersion: () => workersVersion,
+      async workersOn(wanted, timeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        while (workersVersion !== wanted) {
+          if (Date.now() > deadline) throw new Error(`the workers did not move to ${wanted} within ${timeoutMs} ms (they run ${workersVersion})`);
+          await sleep(100);
+        }
+        await serially(async () => undefined);
       },
-      async restartWorker(name) {
-        const worker = workers.get(name);
-        if (!worker) throw new Error(`no worker named ${name} (the sandbox runs ${[...workers.keys()].join(', ')})`);
-        await worker.stop((WORKER_STOP_TIMEOUT_SECONDS + 5) * 1000);
-        launchWorker(name);
-        await rewriteState();
+      killWorker(name) {
+        if (!workers.has(name)) throw new Error(`no worker named ${name} (the sandbox runs ${[...workers.keys()].join(', ')})`);
+        return serially(() => workers.get(name)!.kill());
+      },
+      restartWorker(name) {
+        if (!workers.has(name)) throw new Error(`no worker named ${name} (the sandbox runs ${[...workers.keys()].join(', ')})`);
+        return serially(() => restart(name));
       },
       async buildRelease(name) {
         await build(name);
@@ -246,6 +286,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await stopAllStarted().catch((cleanupError: unknown) => progress((cleanupError as Error).message));
     throw error;
   }
+}
+
+/** The version on every target once no release is running; undefined while one runs or the targets differ. */
+async function releasedVersion(targets: LocalTargetsConfig, releases: DynamoDbReleaseStore): Promise<string | undefined> {
+  const versions = await Promise.all(targets.targets.map(async (target) => (await readFileIfExists(join(targets.stateDir, `${target.name}.version`)))?.trim()));
+  const [first] = versions;
+  if (first === undefined || versions.some((version) => version !== first)) return undefined;
+  return (await releases.readJournal()) === undefined ? first : undefined;
 }
 
 /** PostgreSQL with the app's migrations applied, when the machine has it; undefined (and a note) when not. */
