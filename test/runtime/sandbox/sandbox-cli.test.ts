@@ -3,7 +3,7 @@
 // another process, the status page in chromium while the printed release runs, and Ctrl-C (SIGINT)
 // at the end, after which nothing may be left.
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -146,6 +146,11 @@ describe.skipIf(!requireHaproxy() || !requireChromium())('npx sluice sandbox', (
       }
       expect(released.output).toContain('released v2 to 3 target(s)');
       expect(released.code).toBe(0);
+      // The workers follow: restarted on v2, one at a time, once the release is over.
+      await sandbox.waitForOutput('v2 is on every target and its release is over: restarting the workers on it, one at a time', 20_000);
+      await expect.poll(() => (JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as SandboxState).workers.filter((worker, index) => worker.pid !== state.workers[index]!.pid).length, { timeout: 30_000 }).toBe(2);
+      const followed = (JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as SandboxState).workers;
+      expect(followed.map((worker) => readlinkSync(`/proc/${worker.pid}/cwd`))).toEqual([join(dir, 'releases', 'v2'), join(dir, 'releases', 'v2')]);
 
       const after = await status(dir);
       expect(after.targets.map((target) => [target.version, target.state])).toEqual([['v2', 'serving'], ['v2', 'serving'], ['v2', 'serving']]);
