@@ -24,6 +24,7 @@ import pg from 'pg';
 import { systemClock } from '../clock.ts';
 import { MigrationRunner } from '../migrations/migration-runner.ts';
 import { DynamoDbReleaseStore } from '../release/aws/dynamodb-release-store.ts';
+import { LocalInstanceGuard } from '../release/local/local-instance-guard.ts';
 import { LocalProcessInstaller, stopAll } from '../release/local/local-process-installer.ts';
 import { readFileIfExists } from '../release/local/state-files.ts';
 import { loadLocalTargets, type LocalTargetsConfig } from '../release/local/local-targets.ts';
@@ -183,6 +184,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const installer = new LocalProcessInstaller({ ...targets, clock: systemClock });
     cleanups.push({ what: 'the web apps', run: () => stopAll(targets) });
     await Promise.all(targets.targets.map((target) => installer.install(target.name, version, { timeoutMs: WEB_START_TIMEOUT_MS })));
+    // The fleet's version, which a release reads as the one it came from and rolls back to.
+    await new LocalInstanceGuard({ stateDir: targets.stateDir }).setLaunchVersion(version);
     progress(`web app ${version} on ${targets.targets.map((target) => `${target.name} :${target.port}`).join(', ')}`);
 
     const haproxy = await startHaproxy({ backend: SANDBOX_BACKEND, servers: targets.targets, checkIntervalMs: SANDBOX_CHECK_INTERVAL_MS, environment: mark });

@@ -1,7 +1,7 @@
 // What the sandbox does when things are not as they should be: a sandbox killed outright (its
 // services keep running), a second start over a running one, a machine without HAProxy, and
 // `status` with no sandbox. Nothing may be left running, and every refusal says what to do.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,10 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { runSandboxCli } from '../../../lib/runtime/sandbox/cli/run-sandbox-cli.ts';
 import { sandboxProcesses } from '../../../lib/runtime/sandbox/leftovers.ts';
 import { startSandbox } from '../../../lib/runtime/sandbox/sandbox.ts';
+import { sandboxReleaseArgs, sandboxReleaseEnvironment } from '../../../lib/runtime/sandbox/sandbox-guide.ts';
 import type { SandboxState } from '../../../lib/runtime/sandbox/sandbox-state.ts';
 import { requireHaproxy } from '../../helpers/haproxy.ts';
 import { projectRoot } from '../../helpers/run-cdk.ts';
-import { startSluice } from '../../helpers/sluice-process.ts';
+import { runSluice, startSluice } from '../../helpers/sluice-process.ts';
 
 function postJob(url: string): Promise<{ status: number; messageId?: string }> {
   const body = JSON.stringify({ type: 'recovery-check' });
@@ -70,7 +71,7 @@ describe('sluice sandbox refusals', () => {
 });
 
 describe.skipIf(!requireHaproxy())('a sandbox killed outright', () => {
-  it('leaves its services running; the next start clears them first, refuses a second start beside it, and its stop leaves nothing', async () => {
+  it('leaves its services running; the next start clears them first, refuses a second start beside it, rolls a broken release back, and its stop leaves nothing', async () => {
     const dir = join(await mkdtemp(join(tmpdir(), 'sluice-sandbox-test-')), 'sandbox');
     const killed = startSluice(['sandbox', '--dir', dir, '--no-database', '--no-status-page']);
     try {
@@ -87,7 +88,7 @@ describe.skipIf(!requireHaproxy())('a sandbox killed outright', () => {
       expect(status.stderr).toBe(`sluice sandbox: the sandbox in ${dir} (pid ${before.pid}) is not running any more: start it again with npx sluice sandbox`);
 
       const progress: string[] = [];
-      const sandbox = await startSandbox({ projectRoot, dir, database: false, targets: 1, workers: 1, progress: (line) => progress.push(line) });
+      const sandbox = await startSandbox({ projectRoot, dir, database: false, targets: 2, workers: 1, progress: (line) => progress.push(line) });
       try {
         expect(progress[0]).toBe(`clearing what the sandbox of pid ${before.pid} left behind in ${dir}`);
         expect(progress).toContain('no database (--no-database): the app runs without one, and no migrations are applied');
@@ -105,6 +106,19 @@ describe.skipIf(!requireHaproxy())('a sandbox killed outright', () => {
         const deadline = Date.now() + 20_000;
         while (!sandbox.jobDeliveries().has(job.messageId!) && Date.now() < deadline) await sleep(100);
         expect(sandbox.jobDeliveries().get(job.messageId!)).toBe(1);
+
+        // A version that never turns healthy is rolled back to the sandbox's first one (its launch
+        // version), not to "none"; the workers stay where they are.
+        const broken = join(sandbox.state.releasesDir, 'broken');
+        mkdirSync(broken);
+        writeFileSync(join(broken, 'server.mjs'), "console.error('broken on purpose'); process.exit(1);\n");
+        const release = await runSluice([...sandboxReleaseArgs(sandbox.state, 'broken'), '--install-timeout', '10s'], { env: sandboxReleaseEnvironment(sandbox.state), timeoutMs: 90_000 });
+        expect(release.stdout + release.stderr).toMatch(/rolled back/i);
+        expect(release.exitCode).toBe(1);
+        const after = await sandbox.status.snapshot();
+        expect(after.targets.map(({ version, state }) => [version, state])).toEqual([['v1', 'serving'], ['v1', 'serving']]);
+        expect(after.release).toMatchObject({ fromVersion: 'v1', toVersion: 'broken', state: 'rolled-back' });
+        expect(sandbox.workersVersion()).toBe('v1');
       } finally {
         await sandbox.stop();
       }
