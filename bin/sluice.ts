@@ -33,6 +33,7 @@ import { createKinesisClient } from '../lib/runtime/kinesis-client.ts';
 import { runMigrateCli } from '../lib/runtime/migrations/cli/run-migrate-cli.ts';
 import { sandboxCommandsSummary } from '../lib/runtime/sandbox/cli/parse-sandbox-args.ts';
 import { runSandboxCli } from '../lib/runtime/sandbox/cli/run-sandbox-cli.ts';
+import { startStatusPage } from '../lib/runtime/sandbox/status-page.ts';
 import { migrateCommandsSummary } from '../lib/runtime/migrations/cli/parse-migrate-args.ts';
 import { runCli } from '../lib/runtime/release/cli/run-cli.ts';
 import { streamCommandsSummary } from '../lib/runtime/stream/cli/parse-stream-args.ts';
@@ -51,7 +52,13 @@ if (argv[0] === 'sandbox') {
       process.once(signal, () => process.exit(130));
     });
   }
-  process.exitCode = await runSandboxCli(argv.slice(1), { projectRoot: fileURLToPath(new URL('..', import.meta.url)), stdout, stderr, signal: stop.signal });
+  process.exitCode = await runSandboxCli(argv.slice(1), {
+    projectRoot: fileURLToPath(new URL('..', import.meta.url)),
+    stdout,
+    stderr,
+    signal: stop.signal,
+    statusPage: (source) => startStatusPage({ source, host: '127.0.0.1', port: 0 }),
+  });
   // The SDK clients' sockets and the stand-ins' timers must not hold the exit.
   process.exit();
 } else if (argv[0] === 'migrate') {

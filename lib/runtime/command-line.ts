@@ -18,8 +18,13 @@ export const STAGE_FLAGS = {
  * `toError(message + usage)`, without Node's hint about positionals.
  */
 export function parseCommandLine<Options extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: Options, usage: string, toError: (message: string) => Error) {
+  return parseFlags(argv, { ...STAGE_FLAGS, ...options }, usage, toError);
+}
+
+/** parseCommandLine for a command that works on no stage (`sluice migrate`, `sluice sandbox`): `options` alone. */
+export function parseFlags<Options extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: Options, usage: string, toError: (message: string) => Error) {
   try {
-    return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: { ...STAGE_FLAGS, ...options } });
+    return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options });
   } catch (error) {
     throw toError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${usage}`);
   }

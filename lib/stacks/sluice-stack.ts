@@ -105,11 +105,10 @@ export class SluiceStack extends Stack {
         name: this.stackName,
         loadBalancer: appTier.loadBalancer,
         healthCheckPath: config.healthCheckPath ?? APP_TIER_DEFAULTS.healthCheckPath,
-        alarmTopic: monitoring.alarmTopic,
       });
       monitoring.dashboard.addWidgets(...firewall.dashboardWidgets());
-      // It notifies the topic itself; listed here, the dashboard's alarm status shows it too.
-      monitoring.alarms.push(firewall.blockedRequestsAlarm);
+      // On the alarm topic, and in the dashboard's alarm status, like every alarm of the stage.
+      monitoring.addAlarm(firewall.blockedRequestsAlarm);
     }
 
     const outputs: Record<keyof typeof StackOutputs, string> = {

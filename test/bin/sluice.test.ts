@@ -1,26 +1,9 @@
-import { execFile } from 'node:child_process';
 import { describe, it } from 'vitest';
-import { projectRoot } from '../helpers/run-cdk.ts';
+import { runSluice, type SluiceRun } from '../helpers/sluice-process.ts';
 
-interface SluiceRun {
-  readonly exitCode: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/**
- * Runs the real executable as `npx sluice` does. Only inputs rejected before any AWS call are used
- * here; the AWS environment is removed and instance metadata disabled so that nothing can reach AWS.
- */
+/** Only inputs rejected before any AWS call are used here. */
 function sluice(...args: string[]): Promise<SluiceRun> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
-  Object.assign(env, { AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' });
-  const argv = ['--import', 'tsx', 'bin/sluice.ts', ...args];
-  return new Promise((resolve) => {
-    execFile(process.execPath, argv, { cwd: projectRoot, env, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ exitCode: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
+  return runSluice(args);
 }
 
 const stackTraceLine = /^\s+at /m;

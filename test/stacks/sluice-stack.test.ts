@@ -199,7 +199,7 @@ describe('SluiceStack', () => {
     prod.template.resourceCountIs('AWS::WAFv2::WebACL', 1);
     prod.template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { ResourceArn: { Ref: Match.stringLikeRegexp('^AppTierLoadBalancer') } });
     prod.template.hasResourceProperties('AWS::WAFv2::WebACL', { Name: 'sluice-prod' });
-    prod.template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/WAFV2', MetricName: 'BlockedRequests', AlarmActions: [{ Ref: Match.stringLikeRegexp('^MonitoringAlarmTopic') }] });
+    prod.template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/WAFV2', MetricName: 'BlockedRequests', AlarmActions: [{ Ref: Match.stringLikeRegexp('^MonitoringAlarmTopic') }], OKActions: [{ Ref: Match.stringLikeRegexp('^MonitoringAlarmTopic') }] });
     const dashboard = JSON.stringify(Object.values(prod.template.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
     expect(dashboard).toContain('Web firewall: blocked requests by rule');
     expect(dashboard).toContain('AWS/WAFV2');

@@ -1,8 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { throwIfInvalid } from '../settings-validation.ts';
@@ -40,8 +38,6 @@ export interface WebFirewallProps extends WebFirewallSettings {
   readonly healthCheckPath: string;
   /** The web ACL's name and CloudWatch metric name, unique in the account and region, e.g. `sluice-dev`. */
   readonly name: string;
-  /** Where the blocked-requests alarm notifies (the stage's alarm topic). */
-  readonly alarmTopic: sns.ITopic;
 }
 
 /** The rules of the web ACL, in the order WAF evaluates them (priority). */
@@ -137,7 +133,8 @@ export class WebFirewall extends Construct {
     // --- alarm ---------------------------------------------------------------------------------
     // One 5-minute period: a surge is worth a look at once (why the threshold: WEB_FIREWALL_DEFAULTS).
     // Not part of the release gate: an attack is not the release's doing, and a gate held open by a
-    // flood would stop the very release that responds to it.
+    // flood would stop the very release that responds to it. The stack puts it on the alarm topic
+    // with the stage's other alarms (monitoring.addAlarm).
     this.blockedRequestsAlarm = new cloudwatch.Alarm(this, 'BlockedRequests', {
       metric: this.metricBlockedRequests(),
       threshold: props.blockedRequestsThreshold ?? WEB_FIREWALL_DEFAULTS.blockedRequestsThreshold,
@@ -147,8 +144,6 @@ export class WebFirewall extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: 'The web firewall blocks a surge of requests: an attack, or a rule blocking real users (see its sampled requests).',
     });
-    this.blockedRequestsAlarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
-    this.blockedRequestsAlarm.addOkAction(new actions.SnsAction(props.alarmTopic));
   }
 
   /** Requests the web ACL blocked, by any rule, per 5 minutes. */

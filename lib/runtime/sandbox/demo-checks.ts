@@ -65,7 +65,7 @@ export function eventsCheck(put: readonly PutEvent[], processed: readonly Proces
     name: 'every event processed in order per key',
     ok: put.length > 0 && missing.length === 0 && outOfOrder.length === 0,
     detail:
-      `${put.length} put over ${putByKey.size} keys, ${put.length - missing.length} processed, ${missing.length} missing, ${outOfOrder.length} keys out of order, ${replays} replayed after the crash` +
+      `${put.length} put over ${putByKey.size} keys, ${put.length - missing.length} processed, ${missing.length} missing, ${outOfOrder.length} ${outOfOrder.length === 1 ? 'key' : 'keys'} out of order, ${replays} replayed after the crash` +
       (missing.length > 0 ? `; missing e.g. ${missing.slice(0, 3).map((event) => `${event.key}#${event.number}`).join(', ')}` : '') +
       (outOfOrder.length > 0 ? `; out of order: ${outOfOrder.slice(0, 3).map(([key]) => key).join(', ')}` : ''),
   };

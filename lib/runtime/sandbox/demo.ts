@@ -14,7 +14,7 @@ import { type DemoLoadResult, startDemoLoad } from './demo-load.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from './sandbox.ts';
 import { sandboxReleaseArgs, sandboxReleaseEnvironment } from './sandbox-guide.ts';
 
-export interface DemoOptions extends Pick<SandboxOptions, 'projectRoot' | 'dir' | 'statusPage'> {
+export interface DemoOptions extends Pick<SandboxOptions, 'projectRoot' | 'dir' | 'statusPage' | 'database' | 'locateHaproxy'> {
   /** One line per step and per line of the releases' output. */
   readonly progress: (line: string) => void;
   /** Called once the sandbox is up, before any load (to print its guide, or to point a browser at it). */
@@ -32,6 +32,8 @@ export interface DemoResult {
 
 /** How long the queue and the stream get to catch up after the load stops. */
 const DRAIN_TIMEOUT_MS = 60_000;
+/** The sandbox restarts the workers on a released version within a second of the release's end, one at a time. */
+const WORKERS_FOLLOW_TIMEOUT_MS = 60_000;
 /** A killed worker's leases expire after the consumer's 10 s lease duration; the restarted one then takes its share. */
 const REBALANCE_TIMEOUT_MS = 45_000;
 
@@ -49,6 +51,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     projectRoot: options.projectRoot,
     dir: options.dir,
     progress,
+    ...(options.database !== undefined ? { database: options.database } : {}),
+    ...(options.locateHaproxy ? { locateHaproxy: options.locateHaproxy } : {}),
     ...(options.statusPage ? { statusPage: options.statusPage } : {}),
     onWorkerLine: (line, worker) => {
       if (typeof line.workerId === 'string') workerIds.set(worker, line.workerId);
@@ -72,6 +76,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const load = startDemoLoad({ url: sandbox.state.url });
     await pause(2_000);
     await release(sandbox, options.projectRoot, second, progress);
+    await sandbox.workersOn(second, WORKERS_FOLLOW_TIMEOUT_MS);
+    progress(`the workers run ${second} too`);
 
     const [victim] = sandbox.workers();
     const killedId = workerIds.get(victim!.name);
@@ -84,11 +90,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     workerIds.delete(victim!.name);
 
     await release(sandbox, options.projectRoot, first, progress);
+    await sandbox.workersOn(first, WORKERS_FOLLOW_TIMEOUT_MS);
+    progress(`the workers run ${first} too`);
     await pause(2_000);
     const result = await load.stop();
     progress(`load stopped after ${result.requests} requests; waiting for the queue and the stream to drain`);
 
-    await waitFor(() => result.acceptedJobs.every((id) => sandbox.jobDeliveries().has(id)) && allProcessed(result, processed), DRAIN_TIMEOUT_MS);
+    const pending = () => ({ jobs: result.acceptedJobs.filter((id) => !sandbox.jobDeliveries().has(id)).length, events: unprocessed(result, processed) });
+    let lastReport = Date.now();
+    await waitFor(() => {
+      const left = pending();
+      if (Date.now() - lastReport >= 5_000) {
+        lastReport = Date.now();
+        progress(`still waiting for ${left.jobs} jobs and ${left.events} events`);
+      }
+      return left.jobs === 0 && left.events === 0;
+    }, DRAIN_TIMEOUT_MS);
     progress('drained; waiting for the leases to spread over the live workers');
     const owners = await waitForBalance(sandbox, liveIds, REBALANCE_TIMEOUT_MS);
     const status = await sandbox.status.snapshot();
@@ -129,9 +146,9 @@ async function release(sandbox: Sandbox, projectRoot: string, version: string, p
   if (code !== 0) throw new Error(`sluice release ${version} exited ${code}; its output is above`);
 }
 
-function allProcessed(result: DemoLoadResult, processed: readonly ProcessedEvent[]): boolean {
+function unprocessed(result: DemoLoadResult, processed: readonly ProcessedEvent[]): number {
   const seen = new Set(processed.map((event) => event.sequenceNumber));
-  return result.putEvents.every((event) => seen.has(event.sequenceNumber));
+  return result.putEvents.filter((event) => !seen.has(event.sequenceNumber)).length;
 }
 
 /** Waits until every shard's owner is a live worker and the shares are within one; resolves with the owners then (or at the timeout). */

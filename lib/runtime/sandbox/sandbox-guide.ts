@@ -41,6 +41,7 @@ export function sandboxGuide(state: SandboxState, options: { readonly startedInM
   return [
     `sluice sandbox: up in ${(options.startedInMs / 1000).toFixed(1)} s, everything on 127.0.0.1 (directory ${state.dir})`,
     `  app        ${state.url}   HAProxy in front of ${options.targets.map((target) => `${target.name} :${target.port}`).join(', ')}, on ${state.version}`,
+    `             logs in ${state.dir}/state/<name>.log`,
     ...(state.statusPageUrl ? [`  status     ${state.statusPageUrl}   the status page`] : []),
     `  workers    ${state.workers.map((worker) => worker.name).join(', ')} (queue processor and stream consumer), logs in ${state.dir}/logs`,
     `  queue      ${state.sqs.queueUrl} (dead-letter queue ${state.sqs.deadLetterQueueUrl})`,

@@ -3,7 +3,8 @@
 // own health check for its version, SQS for the queue depths, Kinesis and the checkpoint table for
 // the lag and owner of each shard (as `sluice stream status` reads them), and the release table for
 // the current release. The journal holds each target's latest step only, so the timeline is what
-// this reader saw change between snapshots: the status page polls it often enough to see every step.
+// this reader saw change: a running sandbox watches the journal every 200 ms (a step of a local
+// release takes about that long), whatever the page's own refresh.
 
 import { get } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,7 +38,12 @@ interface TrafficSample {
   readonly errors: number;
 }
 
-export function liveSandboxStatus(state: SandboxState): LiveSandboxStatus {
+export interface LiveSandboxStatusOptions {
+  /** Reads the release journal this often between snapshots, so that no step goes unseen. @default - only at each snapshot */
+  readonly watchReleaseEveryMs?: number;
+}
+
+export function liveSandboxStatus(state: SandboxState, options: LiveSandboxStatusOptions = {}): LiveSandboxStatus {
   const haproxy = new HaproxyRuntimeApi({ socketPath: state.haproxy.socket, timeoutMs: 2_000 });
   const sqs = new SQSClient(localClientConfig(state.sqs.endpoint));
   const kinesis = createKinesisClient({}, localClientConfig(state.kinesis.endpoint));
@@ -46,6 +52,26 @@ export function liveSandboxStatus(state: SandboxState): LiveSandboxStatus {
   const leases = new LeaseTable(dynamodb, state.dynamodb.checkpointTableName);
   const timeline = new ReleaseTimeline();
   let previous: TrafficSample | undefined;
+  // The watcher's and a snapshot's reads may overlap: a read older than one already applied is dropped.
+  let readsStarted = 0;
+  let lastApplied = 0;
+  const readRelease = async () => {
+    const read = ++readsStarted;
+    const [journal, [last]] = await Promise.all([releases.readJournal(), releases.listHistory(1)]);
+    if (read < lastApplied) return timeline.current();
+    lastApplied = read;
+    return timeline.observe(journal, last);
+  };
+  let watching: Promise<unknown> | undefined;
+  const watcher =
+    options.watchReleaseEveryMs === undefined
+      ? undefined
+      : setInterval(() => {
+          // One read at a time; a failed read is retried at the next tick (the snapshot reports errors).
+          watching ??= readRelease()
+            .catch(() => undefined)
+            .finally(() => (watching = undefined));
+        }, options.watchReleaseEveryMs).unref();
 
   const traffic = async (): Promise<TrafficSample> => {
     const row = await haproxy.showFrontend(state.haproxy.frontend);
@@ -59,14 +85,13 @@ export function liveSandboxStatus(state: SandboxState): LiveSandboxStatus {
         previous = await traffic();
         await sleep(FIRST_RATE_WINDOW_MS);
       }
-      const [sample, rows, queue, deadLetters, stream, journal, [last]] = await Promise.all([
+      const [sample, rows, queue, deadLetters, stream, release] = await Promise.all([
         traffic(),
         haproxy.showStat(state.haproxy.backend),
         queueDepth(sqs, state.sqs.queueUrl),
         queueDepth(sqs, state.sqs.deadLetterQueueUrl),
         readStreamStatus(kinesis, leases, state.kinesis.streamName, Date.now),
-        releases.readJournal(),
-        releases.listHistory(1),
+        readRelease(),
       ]);
       const seconds = Math.max(0.001, (sample.at - previous.at) / 1000);
       const rates = { requestsPerSecond: round((sample.requests - previous.requests) / seconds), errorsPerSecond: round((sample.errors - previous.errors) / seconds) };
@@ -78,7 +103,6 @@ export function liveSandboxStatus(state: SandboxState): LiveSandboxStatus {
         ...(shard.checkpoint !== undefined ? { checkpoint: shard.checkpoint } : {}),
         ...(shard.lag?.kind === 'behind' ? { millisBehindLatest: shard.lag.ms } : shard.lag?.kind === 'caught-up' ? { millisBehindLatest: 0 } : {}),
       }));
-      const release = timeline.observe(journal, last);
       return {
         at: sample.at,
         url: state.url,
@@ -90,6 +114,7 @@ export function liveSandboxStatus(state: SandboxState): LiveSandboxStatus {
       };
     },
     close() {
+      clearInterval(watcher);
       sqs.destroy();
       kinesis.destroy();
       dynamodb.destroy();
@@ -155,6 +180,11 @@ export class ReleaseTimeline {
   private entries: ReleaseTimelineEntry[] = [];
   private readonly seen = new Map<string, string>();
   private view: ReleaseView | undefined;
+
+  /** What the last observation found. */
+  current(): ReleaseView | undefined {
+    return this.view;
+  }
 
   observe(journal: Journal, last: ReleaseRecord | undefined): ReleaseView | undefined {
     if (journal) {

@@ -9,7 +9,9 @@
 // them exactly as it releases local services anywhere, with the lock and journal in the sandbox's
 // DynamoDB release table as on a stage. Their environment comes from `<dir>/service-env.json` through
 // `<dir>/launch.mjs`, so a release run from any shell starts them pointed at the sandbox (and at
-// nothing of AWS). The workers are the sandbox's own children, on the first version.
+// nothing of AWS). The workers are the sandbox's own children: once a release has put a new version
+// on every target and finished, the sandbox restarts them on it, one at a time and gracefully, as
+// each instance's install restarts its worker.
 //
 // stop() takes everything down in the reverse order it came up, and removes the directory; a start
 // that fails halfway stops what it had started. A sandbox killed outright leaves its state file, and
@@ -17,10 +19,14 @@
 
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { systemClock } from '../clock.ts';
 import { MigrationRunner } from '../migrations/migration-runner.ts';
+import { DynamoDbReleaseStore } from '../release/aws/dynamodb-release-store.ts';
+import { LocalInstanceGuard } from '../release/local/local-instance-guard.ts';
 import { LocalProcessInstaller, stopAll } from '../release/local/local-process-installer.ts';
+import { readFileIfExists } from '../release/local/state-files.ts';
 import { loadLocalTargets, type LocalTargetsConfig } from '../release/local/local-targets.ts';
 import { startDynalite } from './dynalite.ts';
 import { freePorts } from './free-port.ts';
@@ -62,6 +68,10 @@ export interface SandboxOptions {
   readonly progress?: (line: string) => void;
   /** Every JSON line a worker writes (the demo counts the events it processed). */
   readonly onWorkerLine?: (line: Readonly<Record<string, unknown>>, worker: string) => void;
+  /** false: no PostgreSQL even when it is installed (the app runs without a database). @default true */
+  readonly database?: boolean;
+  /** Where HAProxy is. @default haproxyBinary(): on PATH, or where Debian puts it */
+  readonly locateHaproxy?: () => string | undefined;
   /** Serves the status page for `source`; the sandbox prints its URL and stops it first. @default - no page */
   readonly statusPage?: (source: SandboxStatusSource) => Promise<{ readonly url: string; stop(): Promise<void> }>;
 }
@@ -75,6 +85,10 @@ export interface Sandbox {
   readonly status: LiveSandboxStatus;
   /** The running workers, by name. */
   workers(): readonly SandboxWorker[];
+  /** The version the workers run: the first, until a release has put another on every target. */
+  workersVersion(): string;
+  /** Resolves once the workers run `version` (after a release of it) and no change to them is under way. */
+  workersOn(version: string, timeoutMs: number): Promise<void>;
   /** SIGKILLs a worker, as a crash would. */
   killWorker(name: string): Promise<void>;
   /** Starts a worker again under its name (after killWorker, or after it exited). */
@@ -85,6 +99,8 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/** How often the sandbox looks whether a release put a new version on every target. */
+const WORKER_FOLLOW_INTERVAL_MS = 1_000;
 /** The service's stop budget (systemd's TimeoutStopSec on an instance) is 30 s; the sandbox's services idle fast. */
 const WEB_STOP_TIMEOUT_MS = 30_000;
 const WEB_START_TIMEOUT_MS = 20_000;
@@ -95,7 +111,7 @@ const STAGE = 'sandbox';
 
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const progress = options.progress ?? (() => undefined);
-  if (haproxyBinary() === undefined) {
+  if ((options.locateHaproxy ?? haproxyBinary)() === undefined) {
     throw new SandboxPrerequisiteError('HAProxy is not installed, and the sandbox runs the load balancer with it: install it (sudo apt-get install -y haproxy), then run npx sluice sandbox again');
   }
   await clearLeftovers(options.dir, progress);
@@ -138,7 +154,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     progress(`SQS ${sqs.endpoint} (queue and dead-letter queue), Kinesis ${kinesis.endpoint} (${options.shards ?? 4} shards), DynamoDB ${dynamodb.endpoint} (checkpoint and release tables)`);
 
     const mark = { [SANDBOX_MARK_VARIABLE]: dir };
-    const postgres = await startDatabase(options.projectRoot, mark, progress);
+    const postgres = options.database === false ? undefined : await startDatabase(options.projectRoot, mark, progress);
+    if (options.database === false) progress('no database (--no-database): the app runs without one, and no migrations are applied');
     if (postgres) cleanups.push({ what: 'PostgreSQL', run: () => postgres.stop() });
     const jobSink = await startJobSink();
     cleanups.push({ what: 'the external API', run: () => jobSink.stop() });
@@ -167,6 +184,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const installer = new LocalProcessInstaller({ ...targets, clock: systemClock });
     cleanups.push({ what: 'the web apps', run: () => stopAll(targets) });
     await Promise.all(targets.targets.map((target) => installer.install(target.name, version, { timeoutMs: WEB_START_TIMEOUT_MS })));
+    // The fleet's version, which a release reads as the one it came from and rolls back to.
+    await new LocalInstanceGuard({ stateDir: targets.stateDir }).setLaunchVersion(version);
     progress(`web app ${version} on ${targets.targets.map((target) => `${target.name} :${target.port}`).join(', ')}`);
 
     const haproxy = await startHaproxy({ backend: SANDBOX_BACKEND, servers: targets.targets, checkIntervalMs: SANDBOX_CHECK_INTERVAL_MS, environment: mark });
@@ -175,11 +194,24 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     const workerEnvironment = localWorkerEnvironment(endpoints, { ...serviceVariables, ...mark });
     const workers = new Map<string, SandboxWorker>();
+    let workersVersion = version;
     const launchWorker = (name: string) => {
-      workers.set(name, startSandboxWorker({ name, releaseDir: join(paths.releases, version), env: workerEnvironment, logFile: join(paths.logs, `${name}.log`), ...(options.onWorkerLine ? { onLine: options.onWorkerLine } : {}) }));
+      workers.set(name, startSandboxWorker({ name, releaseDir: join(paths.releases, workersVersion), env: workerEnvironment, logFile: join(paths.logs, `${name}.log`), ...(options.onWorkerLine ? { onLine: options.onWorkerLine } : {}) }));
+    };
+    // One change to the workers at a time: a kill, a restart, or following a release.
+    let workerChanges: Promise<void> = Promise.resolve();
+    const serially = (change: () => Promise<void>): Promise<void> => {
+      const next = workerChanges.then(change);
+      workerChanges = next.catch(() => undefined);
+      return next;
+    };
+    const restart = async (name: string) => {
+      await workers.get(name)!.stop((WORKER_STOP_TIMEOUT_SECONDS + 5) * 1000);
+      launchWorker(name);
+      await rewriteState();
     };
     for (let index = 1; index <= (options.workers ?? 2); index += 1) launchWorker(`worker${index}`);
-    cleanups.push({ what: 'the workers', run: async () => void (await Promise.all([...workers.values()].map((worker) => worker.stop((WORKER_STOP_TIMEOUT_SECONDS + 5) * 1000)))) });
+    cleanups.push({ what: 'the workers', run: () => serially(async () => void (await Promise.all([...workers.values()].map((worker) => worker.stop((WORKER_STOP_TIMEOUT_SECONDS + 5) * 1000))))) });
 
     const baseState = {
       pid: process.pid,
@@ -198,7 +230,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     };
     const workerStates = () => [...workers.values()].map((worker) => ({ name: worker.name, pid: worker.pid, log: join(paths.logs, `${worker.name}.log`) }));
     let state: SandboxState = { ...baseState, workers: workerStates() };
-    const status = liveSandboxStatus(state);
+    const status = liveSandboxStatus(state, { watchReleaseEveryMs: 200 });
     cleanups.push({ what: 'the status reader', run: async () => status.close() });
     if (options.statusPage) {
       const page = await options.statusPage(status);
@@ -206,10 +238,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       state = { ...state, statusPageUrl: page.url };
     }
     await writeSandboxState(state);
-    const rewriteState = async () => {
+    async function rewriteState() {
       state = { ...state, workers: workerStates() };
       await writeSandboxState(state);
-    };
+    }
+    const releases = new DynamoDbReleaseStore({ client: dynamodb.documentClient, tableName: releaseTableName });
+    const follower = setInterval(() => {
+      void serially(async () => {
+        const released = await releasedVersion(targets, releases).catch(() => undefined);
+        if (released === undefined || released === workersVersion || stopping) return;
+        progress(`${released} is on every target and its release is over: restarting the workers on it, one at a time`);
+        workersVersion = released;
+        for (const name of [...workers.keys()]) await restart(name);
+      });
+    }, WORKER_FOLLOW_INTERVAL_MS).unref();
+    cleanups.push({ what: 'following releases', run: async () => clearInterval(follower) });
 
     let stopping: Promise<void> | undefined;
     return {
@@ -220,17 +263,22 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       jobDeliveries: () => jobSink.deliveries(),
       status,
       workers: () => [...workers.values()],
-      async killWorker(name) {
-        const worker = workers.get(name);
-        if (!worker) throw new Error(`no worker named ${name} (the sandbox runs ${[...workers.keys()].join(', ')})`);
-        await worker.kill();
+      workersVersion: () => workersVersion,
+      async workersOn(wanted, timeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        while (workersVersion !== wanted) {
+          if (Date.now() > deadline) throw new Error(`the workers did not move to ${wanted} within ${timeoutMs} ms (they run ${workersVersion})`);
+          await sleep(100);
+        }
+        await serially(async () => undefined);
       },
-      async restartWorker(name) {
-        const worker = workers.get(name);
-        if (!worker) throw new Error(`no worker named ${name} (the sandbox runs ${[...workers.keys()].join(', ')})`);
-        await worker.stop((WORKER_STOP_TIMEOUT_SECONDS + 5) * 1000);
-        launchWorker(name);
-        await rewriteState();
+      killWorker(name) {
+        if (!workers.has(name)) throw new Error(`no worker named ${name} (the sandbox runs ${[...workers.keys()].join(', ')})`);
+        return serially(() => workers.get(name)!.kill());
+      },
+      restartWorker(name) {
+        if (!workers.has(name)) throw new Error(`no worker named ${name} (the sandbox runs ${[...workers.keys()].join(', ')})`);
+        return serially(() => restart(name));
       },
       async buildRelease(name) {
         await build(name);
@@ -241,6 +289,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await stopAllStarted().catch((cleanupError: unknown) => progress((cleanupError as Error).message));
     throw error;
   }
+}
+
+/** The version on every target once no release is running; undefined while one runs or the targets differ. */
+async function releasedVersion(targets: LocalTargetsConfig, releases: DynamoDbReleaseStore): Promise<string | undefined> {
+  const versions = await Promise.all(targets.targets.map(async (target) => (await readFileIfExists(join(targets.stateDir, `${target.name}.version`)))?.trim()));
+  const [first] = versions;
+  if (first === undefined || versions.some((version) => version !== first)) return undefined;
+  return (await releases.readJournal()) === undefined ? first : undefined;
 }
 
 /** PostgreSQL with the app's migrations applied, when the machine has it; undefined (and a note) when not. */

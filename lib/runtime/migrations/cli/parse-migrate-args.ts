@@ -1,7 +1,6 @@
 // The command line of `sluice migrate status|plan|up|baseline N|rebuild`: node:util parseArgs, every
 // problem at once, the usage after a syntax error.
-import { parseArgs } from 'node:util';
-import { problemsMessage } from '../../command-line.ts';
+import { parseFlags, problemsMessage } from '../../command-line.ts';
 import { parseDurationMs } from '../../duration.ts';
 import { Problems } from '../../problems.ts';
 import { MigrationInputError } from '../errors.ts';
@@ -46,27 +45,18 @@ Exit codes: 0 done; 1 a script failed and was rolled back; 2 a -- sluice:no-tran
 
 const COMMANDS: readonly MigrateCommand[] = ['status', 'plan', 'up', 'baseline', 'rebuild'];
 
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  'database-url': { type: 'string' },
+  dir: { type: 'string' },
+  'lock-timeout': { type: 'string' },
+  yes: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
 /** Reads `sluice migrate …` (argv without "migrate"); 'help' for --help or no command. */
 export function parseMigrateArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): MigrateArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        'database-url': { type: 'string' },
-        dir: { type: 'string' },
-        'lock-timeout': { type: 'string' },
-        yes: { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    });
-  } catch (error) {
-    throw new MigrationInputError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${migrateUsage}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(argv, OPTIONS, migrateUsage, (message) => new MigrationInputError(message));
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return 'help';
   if (!COMMANDS.includes(command as MigrateCommand)) {

@@ -96,8 +96,8 @@ HAProxy mode (local services, no AWS; all three together):
   --backend NAME             the HAProxy backend whose servers are released
   --local-targets FILE       JSON: releasesDir, stateDir, command, targets [{name, port}]
   --check-interval D         the backend's health-check inter (default: 2s, HAProxy's default)
-  --release-table NAME       keep the lock, journal and history in this DynamoDB table (the sandbox's,
-                             at $AWS_ENDPOINT_URL_DYNAMODB) instead of <stateDir>/release-state.json
+  --release-table NAME       keep the lock, journal and history in this DynamoDB table (the sandbox's:
+                             $AWS_ENDPOINT_URL_DYNAMODB names it) instead of <stateDir>/release-state.json
 Durations: 500ms, 30s, 5m, 1h, or a number of seconds.
 
 Exit codes: 0 released; 1 failed and rolled back; 2 failed and rollback failed;

@@ -1,12 +1,11 @@
 // The command line of `sluice sandbox [--demo] | status | package <version>`: node:util parseArgs,
 // every problem at once, the usage after a syntax error.
-import { parseArgs } from 'node:util';
-import { problemsMessage } from '../../command-line.ts';
+import { parseFlags, problemsMessage } from '../../command-line.ts';
 import { Problems } from '../../problems.ts';
 import { RELEASE_VERSION_PATTERN } from '../../release/release-version.ts';
 
 export type SandboxArgs =
-  | { readonly command: 'start'; readonly dir?: string; readonly demo: boolean; readonly statusPage: boolean }
+  | { readonly command: 'start'; readonly dir?: string; readonly demo: boolean; readonly statusPage: boolean; readonly database: boolean }
   | { readonly command: 'status'; readonly dir?: string; readonly json: boolean }
   | { readonly command: 'package'; readonly dir?: string; readonly version: string }
   | { readonly command: 'help' };
@@ -26,6 +25,7 @@ export const sandboxUsage = `Usage:
 Options:
   --dir DIR            the sandbox's directory (default: $TMPDIR/sluice-sandbox-<uid>)
   --no-status-page     (start) do not serve the status page
+  --no-database        (start) no PostgreSQL even when it is installed: the app runs without a database
   --json               (status) the status as one JSON object
 
 Needs HAProxy (sudo apt-get install -y haproxy); uses PostgreSQL when installed (postgresql).
@@ -38,26 +38,18 @@ export class SandboxInputError extends Error {
   }
 }
 
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  dir: { type: 'string' },
+  demo: { type: 'boolean' },
+  'no-status-page': { type: 'boolean' },
+  'no-database': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
 /** Reads `sluice sandbox …` (argv without "sandbox"). */
 export function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        dir: { type: 'string' },
-        demo: { type: 'boolean' },
-        'no-status-page': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    });
-  } catch (error) {
-    throw new SandboxInputError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${sandboxUsage}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(argv, OPTIONS, sandboxUsage, (message) => new SandboxInputError(message));
   if (values.help || positionals[0] === 'help') return { command: 'help' };
   const problems = new Problems();
   const [command = 'start', ...rest] = positionals;
@@ -66,12 +58,13 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
   const only = (flag: string, given: boolean | undefined, commands: string) => problems.check(!given, `${flag} applies to ${commands} only (given with ${command === 'start' ? 'sluice sandbox' : `sluice sandbox ${command}`})`);
   let args: SandboxArgs | undefined;
   if (command === 'start') {
-    args = { command, ...(dir ? { dir } : {}), demo: values.demo ?? false, statusPage: !(values['no-status-page'] ?? false) };
+    args = { command, ...(dir ? { dir } : {}), demo: values.demo ?? false, statusPage: !(values['no-status-page'] ?? false), database: !(values['no-database'] ?? false) };
     only('--json', values.json, 'sluice sandbox status');
   } else if (command === 'status') {
     problems.check(rest.length === 0, `sluice sandbox status takes no arguments (given ${rest.join(' ')})`);
     only('--demo', values.demo, 'starting the sandbox');
     only('--no-status-page', values['no-status-page'], 'starting the sandbox');
+    only('--no-database', values['no-database'], 'starting the sandbox');
     args = { command, ...(dir ? { dir } : {}), json: values.json ?? false };
   } else if (command === 'package') {
     const [version, ...extra] = rest;
@@ -80,6 +73,8 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxArgs {
     problems.check(extra.length === 0, `sluice sandbox package takes one version (given also ${extra.join(' ')})`);
     only('--demo', values.demo, 'starting the sandbox');
     only('--json', values.json, 'sluice sandbox status');
+    only('--no-status-page', values['no-status-page'], 'starting the sandbox');
+    only('--no-database', values['no-database'], 'starting the sandbox');
     args = { command, ...(dir ? { dir } : {}), version: version ?? '' };
   } else {
     problems.add(`unknown sandbox command "${command}": use sluice sandbox, sluice sandbox --demo, sluice sandbox status or sluice sandbox package <version>`);

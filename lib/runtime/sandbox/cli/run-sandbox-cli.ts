@@ -26,6 +26,8 @@ export interface SandboxCliEnvironment {
   readonly statusPage?: SandboxOptions['statusPage'];
   /** @default defaultSandboxDir() */
   readonly defaultDir?: string;
+  /** @default - HAProxy on PATH, or where Debian puts it */
+  readonly locateHaproxy?: () => string | undefined;
 }
 
 export async function runSandboxCli(argv: readonly string[], environment: SandboxCliEnvironment): Promise<number> {
@@ -64,6 +66,8 @@ export async function runSandboxCli(argv: readonly string[], environment: Sandbo
       const result = await runDemo({
         projectRoot: environment.projectRoot,
         dir,
+        database: args.database,
+        ...(environment.locateHaproxy ? { locateHaproxy: environment.locateHaproxy } : {}),
         progress: stdout,
         ...(args.statusPage && environment.statusPage ? { statusPage: environment.statusPage } : {}),
         onStarted: printGuide,
@@ -72,7 +76,14 @@ export async function runSandboxCli(argv: readonly string[], environment: Sandbo
       for (const line of formatDemoResult(result)) stdout(line);
       return result.ok ? SandboxExitCode.ok : SandboxExitCode.demoFailed;
     }
-    const sandbox = await startSandbox({ projectRoot: environment.projectRoot, dir, progress: stdout, ...(args.statusPage && environment.statusPage ? { statusPage: environment.statusPage } : {}) });
+    const sandbox = await startSandbox({
+      projectRoot: environment.projectRoot,
+      dir,
+      progress: stdout,
+      database: args.database,
+      ...(environment.locateHaproxy ? { locateHaproxy: environment.locateHaproxy } : {}),
+      ...(args.statusPage && environment.statusPage ? { statusPage: environment.statusPage } : {}),
+    });
     try {
       printGuide(sandbox);
       await new Promise<void>((resolve) => {
