@@ -93,7 +93,9 @@ describe('StreamConsumer against Kinesis faults', () => {
     for (const start of times) expect(times.filter((at) => at >= start && at < start + 1_000).length).toBeLessThanOrEqual(5);
     const gaps = times.slice(1).map((at, index) => at - times[index]!);
     // Six full batches and the call after the last: back to back at the rate limit; after the empty answer, idle pauses.
-    expect(gaps.slice(0, 6).every((gap) => gap >= 205 && gap < 1_000)).toBe(true);
+    // "Back to back" is anything short of the 1.5 s idle wait: a busy machine (two test files at once)
+    // can stretch one call past a second, and that is still no pause.
+    expect(gaps.slice(0, 6).every((gap) => gap >= 205 && gap < 1_400), `gaps: ${gaps.join(', ')}`).toBe(true);
     expect(gaps.slice(6).length).toBeGreaterThanOrEqual(1);
     expect(gaps.slice(6).every((gap) => gap >= 1_495)).toBe(true);
     expect(ascending(log.seen.map((record) => BigInt(record.sequenceNumber)))).toBe(true);
