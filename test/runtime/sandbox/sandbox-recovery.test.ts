@@ -107,6 +107,11 @@ describe.skipIf(!requireHaproxy())('a sandbox killed outright', () => {
         while (!sandbox.jobDeliveries().has(job.messageId!) && Date.now() < deadline) await sleep(100);
         expect(sandbox.jobDeliveries().get(job.messageId!)).toBe(1);
 
+        // A version the sandbox has not built: refused before anything is touched, saying how to build it.
+        const missing = await runSluice(sandboxReleaseArgs(sandbox.state, 'v7'), { env: sandboxReleaseEnvironment(sandbox.state) });
+        expect(missing.exitCode).toBe(3);
+        expect(missing.stderr).toContain(`no release v7: ${join(sandbox.state.releasesDir, 'v7')} does not exist; unpack the release there first (for the sandbox: npx sluice sandbox package v7)`);
+
         // A version that never turns healthy is rolled back to the sandbox's first one (its launch
         // version), not to "none"; the workers stay where they are.
         const broken = join(sandbox.state.releasesDir, 'broken');

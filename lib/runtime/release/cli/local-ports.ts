@@ -32,7 +32,7 @@ export async function localPorts(local: LocalArgs, clock: Clock, store?: Release
       try {
         await access(directory);
       } catch {
-        throw new BadInputError(`no release ${version}: ${directory} does not exist; unpack the release there first`);
+        throw new BadInputError(`no release ${version}: ${directory} does not exist; unpack the release there first (for the sandbox: npx sluice sandbox package ${version})`);
       }
     },
   };
