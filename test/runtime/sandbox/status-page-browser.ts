@@ -7,6 +7,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { SandboxStatusSource } from '../../../lib/runtime/sandbox/sandbox-status.ts';
 import { startStatusPage } from '../../../lib/runtime/sandbox/status-page.ts';
+import { requireInstalled } from '../../helpers/require-installed.ts';
 
 // The little of the DOM the functions run in the page use: the project compiles without lib "dom",
 // and adding it would let Node code call browser globals unnoticed.
@@ -38,17 +39,9 @@ function chromiumInstalled(): boolean {
   }
 }
 
-/**
- * For `describe.skipIf(!requireChromium())`: true when chromium is installed. In CI a missing
- * chromium fails the run (the browser tests must not silently skip there); elsewhere they skip with a hint.
- */
+/** For `describe.skipIf(!requireChromium())`: see test/helpers/require-installed.ts. */
 export function requireChromium(): boolean {
-  if (chromiumInstalled()) return true;
-  if (process.env.CI === 'true') {
-    throw new Error(`chromium is not installed at ${CHROMIUM_PATH}, and CI must run the browser tests: .ci/run must install Debian's chromium package (apt-get install -y chromium) before npm test`);
-  }
-  console.warn(`skipping the status page's browser tests: chromium is not installed at ${CHROMIUM_PATH} (sudo apt-get install -y chromium)`);
-  return false;
+  return requireInstalled({ name: 'chromium', installed: chromiumInstalled(), where: `at ${CHROMIUM_PATH}`, debianPackage: 'chromium', tests: "the status page's browser tests" });
 }
 
 export function launchChromium(): Promise<Browser> {
