@@ -6,15 +6,16 @@
 // this reader saw change: a running sandbox watches the journal every 200 ms (a step of a local
 // release takes about that long), whatever the page's own refresh.
 
-import { get } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { systemClock } from '../clock.ts';
 import { createKinesisClient } from '../kinesis-client.ts';
 import { DynamoDbReleaseStore } from '../release/aws/dynamodb-release-store.ts';
 import { HaproxyRuntimeApi, type HaproxyStatRow } from '../release/haproxy/haproxy-runtime-api.ts';
-import { versionFromHealthBody } from '../release/health-body.ts';
+import { LocalProcessInstaller } from '../release/local/local-process-installer.ts';
+import { loadLocalTargets } from '../release/local/local-targets.ts';
 import type { ReleaseOutcome, ReleaseRecord } from '../release/ports.ts';
 import { LeaseTable } from '../stream/lease-table.ts';
 import { readStreamStatus } from '../stream/cli/stream-status.ts';
@@ -27,8 +28,6 @@ export interface LiveSandboxStatus extends SandboxStatusSource {
   close(): void;
 }
 
-/** A health check on this machine answers in milliseconds; a slower one counts as no answer. */
-const HEALTH_TIMEOUT_MS = 1_000;
 /** The first snapshot has no earlier one to take rates against: it measures over this long. */
 const FIRST_RATE_WINDOW_MS = 1_000;
 
@@ -51,6 +50,15 @@ export function liveSandboxStatus(state: SandboxState, options: LiveSandboxStatu
   const releases = new DynamoDbReleaseStore({ client: DynamoDBDocumentClient.from(dynamodb), tableName: state.dynamodb.releaseTableName });
   const leases = new LeaseTable(dynamodb, state.dynamodb.checkpointTableName);
   const timeline = new ReleaseTimeline();
+  // Each target's version is what its own health check reports, asked as a release's installer asks it.
+  const installer = loadLocalTargets(state.targetsFile).then((targets) => new LocalProcessInstaller({ ...targets, clock: systemClock }));
+  // A targets file that cannot be read fails each snapshot, not the process.
+  installer.catch(() => undefined);
+  const target = async (row: HaproxyStatRow): Promise<SandboxTarget> => {
+    const port = Number(row.addr.split(':').at(-1));
+    const version = await (await installer).installedVersion(row.svname);
+    return { name: row.svname, port, ...(version !== undefined ? { version } : {}), state: targetState(row, version !== undefined) };
+  };
   let previous: TrafficSample | undefined;
   // The watcher's and a snapshot's reads may overlap: a read older than one already applied is dropped.
   let readsStarted = 0;
@@ -122,12 +130,6 @@ export function liveSandboxStatus(state: SandboxState, options: LiveSandboxStatu
   };
 }
 
-async function target(row: HaproxyStatRow): Promise<SandboxTarget> {
-  const port = Number(row.addr.split(':').at(-1));
-  const version = await healthVersion(port);
-  return { name: row.svname, port, ...(version !== undefined ? { version } : {}), state: targetState(row, version !== undefined) };
-}
-
 /**
  * What HAProxy's view means for a person: `MAINT` with sessions left is still draining, without them
  * the release has it (stopped, or starting when it answers its health check again).
@@ -138,20 +140,6 @@ export function targetState(row: Pick<HaproxyStatRow, 'status' | 'scur'>, answer
   if (status === 'DRAIN') return 'draining';
   if (status === 'MAINT') return row.scur > 0 ? 'draining' : answersHealth ? 'starting' : 'stopped';
   return answersHealth ? 'starting' : 'down';
-}
-
-function healthVersion(port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const request = get({ host: '127.0.0.1', port, path: '/health', agent: false, timeout: HEALTH_TIMEOUT_MS }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve(response.statusCode === 200 ? versionFromHealthBody(body) : undefined));
-      response.on('error', () => resolve(undefined));
-    });
-    request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(undefined));
-  });
 }
 
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; inFlight: number }> {

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { signalProcessGroup } from '../release/local/local-process.ts';
+import { stopChildProcess } from './child-process.ts';
 
 export interface SandboxWorkerOptions {
   readonly name: string;
@@ -63,24 +63,17 @@ export function startSandboxWorker(options: SandboxWorkerOptions): SandboxWorker
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   void exited.then(() => process.off('exit', killOnExit));
+  const running = () => child.exitCode === null && child.signalCode === null;
 
-  const signalAndWait = async (signal: NodeJS.Signals, graceMs: number): Promise<boolean> => {
-    if (child.exitCode !== null || child.signalCode !== null) return true;
-    signalProcessGroup(child.pid!, signal);
-    let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, graceMs, false)))]);
-    clearTimeout(timer);
-    return finished;
-  };
   return {
     name: options.name,
     pid: child.pid ?? -1,
     exited,
     async stop(graceMs) {
-      if (!(await signalAndWait('SIGTERM', graceMs))) await signalAndWait('SIGKILL', 5_000);
+      if (running()) await stopChildProcess(child, exited, 'SIGTERM', graceMs);
     },
     async kill() {
-      await signalAndWait('SIGKILL', 5_000);
+      if (running()) await stopChildProcess(child, exited, 'SIGKILL', 0);
     },
   };
 }

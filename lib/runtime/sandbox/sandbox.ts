@@ -26,7 +26,6 @@ import { MigrationRunner } from '../migrations/migration-runner.ts';
 import { DynamoDbReleaseStore } from '../release/aws/dynamodb-release-store.ts';
 import { LocalInstanceGuard } from '../release/local/local-instance-guard.ts';
 import { LocalProcessInstaller, stopAll } from '../release/local/local-process-installer.ts';
-import { readFileIfExists } from '../release/local/state-files.ts';
 import { loadLocalTargets, type LocalTargetsConfig } from '../release/local/local-targets.ts';
 import { startDynalite } from './dynalite.ts';
 import { freePorts } from './free-port.ts';
@@ -245,7 +244,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const releases = new DynamoDbReleaseStore({ client: dynamodb.documentClient, tableName: releaseTableName });
     const follower = setInterval(() => {
       void serially(async () => {
-        const released = await releasedVersion(targets, releases).catch(() => undefined);
+        const released = await releasedVersion(targets, installer, releases).catch(() => undefined);
         if (released === undefined || released === workersVersion || stopping) return;
         progress(`${released} is on every target and its release is over: restarting the workers on it, one at a time`);
         workersVersion = released;
@@ -292,8 +291,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 }
 
 /** The version on every target once no release is running; undefined while one runs or the targets differ. */
-async function releasedVersion(targets: LocalTargetsConfig, releases: DynamoDbReleaseStore): Promise<string | undefined> {
-  const versions = await Promise.all(targets.targets.map(async (target) => (await readFileIfExists(join(targets.stateDir, `${target.name}.version`)))?.trim()));
+async function releasedVersion(targets: LocalTargetsConfig, installer: LocalProcessInstaller, releases: DynamoDbReleaseStore): Promise<string | undefined> {
+  const versions = await Promise.all(targets.targets.map((target) => installer.installedVersion(target.name)));
   const [first] = versions;
   if (first === undefined || versions.some((version) => version !== first)) return undefined;
   return (await releases.readJournal()) === undefined ? first : undefined;
